@@ -1,0 +1,5 @@
+// Package driver implements Cinder-style volume driver calls over the API
+// client. It arrives with issue 6; until then it holds no code.
+//
+// Imports: the cluster API client; never metadata, thinpool or dm directly.
+package driver
