@@ -44,7 +44,9 @@ func (m PoolMessage) String() string {
 }
 
 // CreateThinMsg and friends build the six messages.
-func CreateThinMsg(id uint32) string { return PoolMessage{Verb: MsgCreateThin, ID: uint64(id)}.String() }
+func CreateThinMsg(id uint32) string {
+	return PoolMessage{Verb: MsgCreateThin, ID: uint64(id)}.String()
+}
 
 // CreateSnapMsg builds "create_snap ID ORIGIN".
 func CreateSnapMsg(id, origin uint32) string {
