@@ -71,7 +71,7 @@ func ParseMessage(text string) (PoolMessage, error) {
 	if len(argv) == 0 {
 		return PoolMessage{}, fmt.Errorf("empty message")
 	}
-	m := PoolMessage{Verb: strings.ToLower(argv[0])}
+	m := PoolMessage{Verb: asciiLower(argv[0])}
 	want := map[string]int{
 		MsgCreateThin: 2, MsgCreateSnap: 3, MsgDelete: 2, MsgSetTransactionID: 3,
 		MsgReserveMetadataSnap: 1, MsgReleaseMetadataSnap: 1,

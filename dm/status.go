@@ -113,6 +113,11 @@ func ParsePoolStatus(line string) (PoolStatus, error) {
 		if s.HeldRoot, err = parseDecimal(f[3]); err != nil {
 			return PoolStatus{}, fmt.Errorf("thin-pool status: held root: %w", err)
 		}
+		// The kernel prints "-" for root 0: block 0 is the superblock and
+		// can never be a held root.
+		if s.HeldRoot == 0 {
+			return PoolStatus{}, fmt.Errorf("thin-pool status: held root 0")
+		}
 		s.HasHeldRoot = true
 	}
 	switch m := PoolMode(f[4]); m {
@@ -206,7 +211,10 @@ func ParseThinStatus(line string) (ThinStatus, error) {
 		if s.MappedSectors == 0 {
 			return ThinStatus{}, fmt.Errorf("thin status: highest mapped sector %d with nothing mapped", s.HighestMapped)
 		}
-		if s.HighestMapped+1 < s.MappedSectors {
+		// highest is the last sector of the highest mapped block, so at
+		// least mapped sectors lie at or below it. Compared without +1:
+		// the kernel's u64 arithmetic can print the last sector 2^64-1.
+		if s.HighestMapped < s.MappedSectors-1 {
 			return ThinStatus{}, fmt.Errorf("thin status: %d sectors mapped below sector %d", s.MappedSectors, s.HighestMapped)
 		}
 	} else if s.MappedSectors != 0 {

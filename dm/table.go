@@ -153,12 +153,17 @@ func ParseThinPoolParams(s string) (ThinPoolParams, error) {
 	}
 	rest := f[4:]
 	if len(rest) > 0 {
+		// The kernel reads the count with sscanf("%u"): digits only, no
+		// sign. It then reads that many words and ignores any after them.
 		n, err := strconv.Atoi(rest[0])
-		if err != nil || n < 0 || n > MaxPoolFeatureArgs || n != len(rest)-1 {
+		if err != nil || !isDigits(rest[0]) || n > MaxPoolFeatureArgs {
 			return ThinPoolParams{}, fmt.Errorf("thin-pool: Invalid number of pool feature arguments")
 		}
-		for _, w := range rest[1:] {
-			switch strings.ToLower(w) {
+		if n > len(rest)-1 {
+			return ThinPoolParams{}, fmt.Errorf("thin-pool: Not enough arguments")
+		}
+		for _, w := range rest[1 : 1+n] {
+			switch asciiLower(w) {
 			case "skip_block_zeroing":
 				p.Features.SkipBlockZeroing = true
 			case "ignore_discard":
@@ -279,4 +284,28 @@ func ParseTable(text string) (Table, error) {
 		return nil, fmt.Errorf("empty table")
 	}
 	return t, nil
+}
+
+// asciiLower folds ASCII letters only, as the kernel's strcasecmp does;
+// strings.ToLower would also fold e.g. the Kelvin sign into 'k'.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
