@@ -84,7 +84,12 @@ func pack(r request, size int) (*ioctlBuf, error) {
 func (b *ioctlBuf) outData() ([]byte, error) {
 	h := b.hdr()
 	start, end := int(h.Data_start), int(h.Data_size)
-	if start < headerSize || start > end || end > len(b.b) {
+	if end <= start {
+		// Commands that return nothing leave data_size at or below
+		// data_start (0, or the header's own length).
+		return nil, nil
+	}
+	if start < headerSize || end > len(b.b) {
 		return nil, fmt.Errorf("kernel returned a bad data area [%d,%d) in a %d-byte buffer", start, end, len(b.b))
 	}
 	return b.b[start:end], nil
