@@ -91,8 +91,12 @@ func run(argv []string) int {
 	fmt.Printf("vmtest: built %s in %.1fs; booting the guest\n", pkg, time.Since(t0).Seconds())
 
 	res, err := vm.Run(ctx, opts, vm.Program{Path: bin, Dir: dir, Args: testArgs})
-	fmt.Printf("vmtest: kernel %s: %d passed, %d failed, %d skipped; exit status %d; %.1fs\n",
-		orUnknown(res.Kernel), res.Passed, res.Failed, res.Skipped, res.ExitCode, res.Elapsed.Seconds())
+	status := "no exit status (the guest did not finish)"
+	if err == nil {
+		status = fmt.Sprintf("exit status %d", res.ExitCode)
+	}
+	fmt.Printf("vmtest: kernel %s: %d passed, %d failed, %d skipped; %s; %.1fs\n",
+		orUnknown(res.Kernel), res.Passed, res.Failed, res.Skipped, status, res.Elapsed.Seconds())
 	switch {
 	case errors.Is(err, vm.ErrTimeout):
 		fmt.Fprintln(os.Stderr, "vmtest:", err)
