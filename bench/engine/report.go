@@ -43,16 +43,16 @@ type machine struct {
 }
 
 type pattern struct {
-	Name      string  `json:"pattern"`
-	Phase     string  `json:"phase"`
-	IOBytes   int64   `json:"io_bytes"`
-	Ops       int     `json:"ops"`
-	Bytes     int64   `json:"bytes"`
-	Plain     sideSummary   `json:"plain"`
-	Thin      sideSummary   `json:"thin"`
-	Ratio     float64 `json:"ratio_thin_over_plain"`
-	Goal      float64 `json:"goal"`
-	MeetsGoal bool    `json:"meets_goal"`
+	Name      string      `json:"pattern"`
+	Phase     string      `json:"phase"`
+	IOBytes   int64       `json:"io_bytes"`
+	Ops       int         `json:"ops"`
+	Bytes     int64       `json:"bytes"`
+	Plain     sideSummary `json:"plain"`
+	Thin      sideSummary `json:"thin"`
+	Ratio     float64     `json:"ratio_thin_over_plain"`
+	Goal      float64     `json:"goal"`
+	MeetsGoal bool        `json:"meets_goal"`
 }
 
 type sideSummary struct {
