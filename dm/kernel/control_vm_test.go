@@ -320,3 +320,29 @@ func TestVMNoSpaceTimeout(t *testing.T) {
 		t.Error("fractional seconds accepted")
 	}
 }
+
+func TestVMListEmptyAndUUID(t *testing.T) {
+	c := newControl(t)
+	ctx := ctxT(t)
+	list, err := c.List(ctx)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	name := devName(t, "only")
+	if _, err := c.Create(ctx, name, dm.CreateOptions{UUID: "thinraft-test-uuid"}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(ctx, name, dm.RemoveOptions{})
+	after, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(list)+1 {
+		t.Fatalf("List grew from %d to %d devices", len(list), len(after))
+	}
+	for _, d := range after {
+		if d.Name == name && d.UUID != "thinraft-test-uuid" {
+			t.Errorf("uuid %q", d.UUID)
+		}
+	}
+}

@@ -180,8 +180,12 @@ type listEntry struct {
 // unpackNameList reads a DM_LIST_DEVICES data area: dm_name_list records
 // (dev, next relative to the record, name), each followed at the next
 // 8-byte boundary by event_nr and flags (and the uuid when the flags say
-// so). A first record with dev 0 means no devices.
+// so). An empty area, or a first record with dev 0, means no devices (the
+// kernel writes dev 0 but does not count it in data_size).
 func unpackNameList(data []byte) ([]listEntry, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
 	var out []listEntry
 	off := 0
 	for {
