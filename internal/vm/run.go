@@ -103,8 +103,10 @@ type Result struct {
 	// Kernel is the guest's `uname -r`.
 	Kernel  string
 	Elapsed time.Duration
-	// Passed, Failed and Skipped count `go test -v` result lines
-	// ("--- PASS: ...") seen on the console, subtests included.
+	// Passed, Failed and Skipped count the leaf tests of `go test -v`
+	// result lines ("--- PASS: ..."): a test with subtests is counted
+	// through its subtests only, so a suite of 100 cases under one
+	// TestConformance reports 100.
 	Passed, Failed, Skipped int
 }
 
@@ -171,12 +173,25 @@ func Run(ctx context.Context, opts Options, prog Program) (Result, error) {
 func scanConsole(r io.Reader, w io.Writer) (Result, bool) {
 	var res Result
 	sawRC := false
+	// go test -v prints a parent's result line before its subtests',
+	// which are indented deeper: a deeper line after a result line
+	// makes that one a parent, and it is uncounted.
+	var lastCounter *int
+	lastIndent := -1
+	count := func(c *int, indent int) {
+		if lastCounter != nil && indent > lastIndent {
+			*lastCounter--
+		}
+		*c++
+		lastCounter, lastIndent = c, indent
+	}
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 64<<10), 4<<20)
 	for s.Scan() {
 		line := strings.TrimRight(s.Text(), "\r")
 		fmt.Fprintln(w, line)
 		t := strings.TrimSpace(line)
+		indent := len(line) - len(strings.TrimLeft(line, " \t"))
 		switch {
 		case strings.HasPrefix(t, rcMarker):
 			if n, err := strconv.Atoi(strings.TrimPrefix(t, rcMarker)); err == nil {
@@ -185,11 +200,11 @@ func scanConsole(r io.Reader, w io.Writer) (Result, bool) {
 		case strings.HasPrefix(t, kernelMarker):
 			res.Kernel = strings.TrimPrefix(t, kernelMarker)
 		case strings.HasPrefix(t, "--- PASS:"):
-			res.Passed++
+			count(&res.Passed, indent)
 		case strings.HasPrefix(t, "--- FAIL:"):
-			res.Failed++
+			count(&res.Failed, indent)
 		case strings.HasPrefix(t, "--- SKIP:"):
-			res.Skipped++
+			count(&res.Skipped, indent)
 		}
 	}
 	// Keep draining if the scanner stopped early (an over-long line), so
