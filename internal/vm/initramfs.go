@@ -171,6 +171,14 @@ func BaseInitramfs(cacheDir, kver, modDir, busybox string) (string, error) {
 	if err := writeAtomic(out, buf.Bytes()); err != nil {
 		return "", err
 	}
+	// Older bases of this kernel (other inputs) are dead weight.
+	if old, err := filepath.Glob(filepath.Join(filepath.Dir(out), "base-*.cpio")); err == nil {
+		for _, o := range old {
+			if o != out {
+				os.Remove(o)
+			}
+		}
+	}
 	return out, nil
 }
 
