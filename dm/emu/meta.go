@@ -113,6 +113,10 @@ type meta struct {
 	needsCheck       bool
 	heldRoot         uint64 // store block of the held checkpoint, 0 if none
 	devs             map[uint32]*thinDev
+	// held are the devices as the held metadata root saw them: they keep
+	// their chunks and data blocks referenced until the root is released,
+	// as the kernel's held root keeps its btrees (and their blocks) alive.
+	held map[uint32]*thinDev
 
 	refs        []uint32 // data block reference counts
 	allocated   uint64   // blocks with refs > 0
@@ -368,7 +372,15 @@ var (
 func (m *meta) check() error {
 	want := make([]uint32, m.nrDataBlocks)
 	chunkRefs := map[*chunk]int32{}
-	for id, d := range m.devs {
+	all := make([]*thinDev, 0, len(m.devs)+len(m.held))
+	for _, d := range m.devs {
+		all = append(all, d)
+	}
+	for _, d := range m.held {
+		all = append(all, d)
+	}
+	for _, d := range all {
+		id := d.id
 		var n uint64
 		for ci, c := range d.chunks {
 			chunkRefs[c]++
@@ -421,4 +433,70 @@ func popcount(ws []uint64) (n uint64) {
 		n += uint64(bits.OnesCount64(w))
 	}
 	return n
+}
+
+// pinHeld makes the current devices the held root's view.
+func (m *meta) pinHeld() {
+	m.held = make(map[uint32]*thinDev, len(m.devs))
+	for id, d := range m.devs {
+		h := &thinDev{id: id, mapped: d.mapped, transaction: d.transaction, creationTime: d.creationTime,
+			snapTime: d.snapTime, chunks: make(map[uint64]*chunk, len(d.chunks))}
+		for ci, c := range d.chunks {
+			c.refs++
+			h.chunks[ci] = c
+			m.incChunk(c)
+		}
+		m.held[id] = h
+	}
+}
+
+// adoptHeld installs a held view loaded from disk, sharing chunks that are
+// still identical in the live devices.
+func (m *meta) adoptHeld(hm *meta) {
+	m.held = make(map[uint32]*thinDev, len(hm.devs))
+	for id, hd := range hm.devs {
+		live := m.devs[id]
+		h := &thinDev{id: id, mapped: hd.mapped, transaction: hd.transaction, creationTime: hd.creationTime,
+			snapTime: hd.snapTime, chunks: make(map[uint64]*chunk, len(hd.chunks))}
+		for ci, c := range hd.chunks {
+			if live != nil {
+				if lc := live.chunks[ci]; lc != nil && lc.e == c.e {
+					lc.refs++
+					h.chunks[ci] = lc
+					m.incChunk(lc)
+					continue
+				}
+			}
+			nc := &chunk{refs: 1, n: c.n, e: c.e}
+			m.liveChunks++
+			h.chunks[ci] = nc
+			m.incChunk(nc)
+		}
+		m.held[id] = h
+	}
+}
+
+// unpinHeld releases the held view's references.
+func (m *meta) unpinHeld() {
+	for _, h := range m.held {
+		for _, c := range h.chunks {
+			for _, v := range c.e {
+				if v != 0 {
+					b, _ := unpackMapping(v)
+					m.dec(b)
+				}
+			}
+			m.dropChunk(c)
+		}
+	}
+	m.held = nil
+}
+
+func (m *meta) incChunk(c *chunk) {
+	for _, v := range c.e {
+		if v != 0 {
+			b, _ := unpackMapping(v)
+			m.inc(b)
+		}
+	}
 }

@@ -66,6 +66,7 @@ func (pt *poolTarget) message(msg string) (string, error) {
 			return "", fail(syscall.EIO, "reserve_metadata_snap message failed.")
 		}
 		md.heldRoot = p.st.sb.held
+		md.pinHeld()
 	case dm.MsgReleaseMetadataSnap:
 		if md.heldRoot == 0 {
 			return "", fail(syscall.EINVAL, "No pool metadata snapshot found: nothing to release.")
@@ -75,6 +76,7 @@ func (pt *poolTarget) message(msg string) (string, error) {
 			return "", fail(syscall.EIO, "release_metadata_snap message failed.")
 		}
 		md.heldRoot = 0
+		md.unpinHeld()
 	}
 	p.commit()
 	return "", nil

@@ -451,6 +451,17 @@ func loadStore(f *os.File, held bool) (*store, *meta, error) {
 		s.jBlks = append(s.jBlks, next)
 		head = next
 	}
+	if s.sb.held != 0 {
+		hp, _, _, ok, err := s.readRecordAny(s.sb.held)
+		if err != nil || !ok {
+			return nil, nil, fmt.Errorf("held checkpoint at block %d: %w", s.sb.held, errCorrupt)
+		}
+		hm, err := decodeState(hp, s.sb.dataBlockSectors)
+		if err != nil {
+			return nil, nil, fmt.Errorf("held checkpoint at block %d: %w: %v", s.sb.held, errCorrupt, err)
+		}
+		m.adoptHeld(hm)
+	}
 	m.needsCheck = s.sb.needsCheck
 	m.heldRoot = s.sb.held
 	m.committed()
