@@ -104,9 +104,10 @@ type Control interface {
 //
 // Offsets and lengths must be multiples of SectorSize (512); anything else
 // is ErrUnaligned, on both implementations. IO errors carry the errno the
-// kernel would return: EIO for a write to a pool that is out of data space
-// in error_if_no_space mode or read-only, ENOSPC after the no-space timeout
-// in queue mode.
+// kernel returns: ENOSPC (ErrNoSpace) for a write that needs a new block in
+// a pool out of data space (at once with error_if_no_space, after the
+// no-space timeout in queue mode), EIO (ErrIO) for a read-only, failed or
+// out-of-metadata-space pool.
 //
 // Concurrency: ReadAt and WriteAt may be called concurrently; a write is
 // durable once a later Flush returns nil (the pool commits its metadata on
@@ -206,4 +207,15 @@ type TargetStatus struct {
 	Length uint64 // sectors
 	Type   string
 	Params string
+}
+
+// MetadataReader is implemented by Controls that can read a live pool's
+// metadata in thin_dump's model. With snap, the view is the held metadata
+// root (reserve_metadata_snap must have been sent); without it, the last
+// committed metadata. The kernel implementation only supports snap: live
+// kernel metadata changes under a reader, which is exactly why the held root
+// exists. Both dm/kernel and dm/emu implement it; thinpool reads usage,
+// mappings and deltas through it.
+type MetadataReader interface {
+	PoolMetadata(ctx context.Context, pool string, snap bool) (*MetadataDump, error)
 }

@@ -41,8 +41,9 @@ var (
 	// ErrPoolReadOnly: the pool is read-only or failed and refuses messages (EOPNOTSUPP).
 	ErrPoolReadOnly = errors.New("pool is read-only or failed")
 
-	// ErrNoSpace: out of data space (EIO with error_if_no_space or after
-	// the no-space timeout, ENOSPC when the kernel reports it so).
+	// ErrNoSpace: a write needed a new block and the pool is out of data
+	// space (ENOSPC; at once with error_if_no_space, after the no-space
+	// timeout in queue mode).
 	ErrNoSpace = errors.New("pool is out of data space")
 	// ErrIO: an IO was failed by the target (EIO).
 	ErrIO = errors.New("device IO error")
