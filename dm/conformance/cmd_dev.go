@@ -240,6 +240,19 @@ func cmdCreate(r *runner, c Cmd) error {
 	return nil
 }
 
+// loaded records a table that a target constructor accepted: a thin-pool
+// constructor formats fresh metadata, so its metadata is checked at the end.
+func (r *runner) loaded(name string, tg dm.Target) {
+	r.tables[name] = tg
+	if tg.Type != dm.TargetThinPool {
+		return
+	}
+	r.notePool(name, tg)
+	if meta, ok := r.poolMeta[name]; ok {
+		r.metaUsed[meta] = true
+	}
+}
+
 // notePool records which backing a raw thin-pool table uses for metadata.
 func (r *runner) notePool(name string, tg dm.Target) {
 	f := strings.Fields(tg.Params)
@@ -264,7 +277,7 @@ func cmdLoad(r *runner, c Cmd) error {
 	if err := r.ctl.Load(ctx, r.dmName(c.Args[0]), dm.Table{tg}); err != nil {
 		return op(err)
 	}
-	r.tables[c.Args[0]] = tg
+	r.loaded(c.Args[0], tg)
 	return nil
 }
 
@@ -276,14 +289,11 @@ func (r *runner) reload(name string, tg dm.Target) error {
 	if err := r.ctl.Load(ctx, dn, dm.Table{tg}); err != nil {
 		return op(err)
 	}
+	r.loaded(name, tg)
 	if err := r.ctl.Suspend(ctx, dn, dm.SuspendOptions{}); err != nil {
 		return op(err)
 	}
-	if err := r.ctl.Resume(ctx, dn); err != nil {
-		return op(err)
-	}
-	r.tables[name] = tg
-	return nil
+	return op(r.ctl.Resume(ctx, dn))
 }
 
 // reload NAME LEN TYPE PARAMS...
@@ -376,12 +386,9 @@ func cmdResume(r *runner, c Cmd) error {
 func cmdRemove(r *runner, c Cmd) error {
 	ctx, cancel := r.ctx()
 	defer cancel()
-	err := r.ctl.Remove(ctx, r.dmName(c.Args[0]), dm.RemoveOptions{})
-	if err == nil {
-		delete(r.prevPool, c.Args[0])
-		delete(r.prevThin, c.Args[0])
-	}
-	return op(err)
+	// prev statuses survive removal on purpose: "mapped=prev" after a
+	// deactivate/reactivate cycle is how persistence is asserted.
+	return op(r.ctl.Remove(ctx, r.dmName(c.Args[0]), dm.RemoveOptions{}))
 }
 
 // clear NAME
