@@ -283,3 +283,40 @@ func cmdNoSpaceTimeout(r *runner, c Cmd) error {
 	d, _ := time.ParseDuration(c.Args[0])
 	return r.env.SetNoSpaceTimeout(d)
 }
+
+func checkEventually(c Cmd) error {
+	if _, err := durationArg(c.Args[0], "within"); err != nil {
+		return err
+	}
+	in, err := inner(c, c.Args[1:], true)
+	if err != nil {
+		return err
+	}
+	switch in.Verb {
+	case "status", "info", "table", "list", "read", "size":
+		return nil
+	}
+	return fmt.Errorf("eventually retries only assertions (status info table list read size), not %s", in.Verb)
+}
+
+// eventually within=DUR ASSERTION...: retry an assertion until it holds,
+// for states reached asynchronously (a background write reaching a full
+// pool), instead of sleeping for a guessed time.
+func cmdEventually(r *runner, c Cmd) error {
+	d, _ := durationArg(c.Args[0], "within")
+	in, err := inner(c, c.Args[1:], true)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for {
+		err := r.exec(in)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not true within %v: %w", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -44,12 +44,13 @@ func init() {
 		"flush":   {min: 1, max: 1, canFail: true, usage: "flush NAME", run: cmdFlush},
 
 		// flow, events, timing
-		"repeat":  {min: 2, max: -1, canFail: true, expectHandled: true, usage: "repeat VAR=A..B CMD... [=> X]", check: checkLoop, run: cmdRepeat},
-		"until":   {min: 2, max: -1, canFail: true, expectHandled: true, usage: "until VAR=A..B CMD... => ERR", check: checkLoop, run: cmdUntil},
-		"bg":      {min: 2, max: -1, canFail: true, expectHandled: true, usage: "bg JOB write|read|discard|flush ... [=> X]", check: checkBg, run: cmdBg},
-		"join":    {min: 1, max: 2, usage: "join JOB [within=DUR]", check: checkDurationArg(1, "within"), run: cmdJoin},
-		"pending": {min: 1, max: 1, usage: "pending JOB", run: cmdPending},
-		"sleep":   {min: 1, max: 1, usage: "sleep DUR", check: checkDurationArg(0, ""), run: cmdSleep},
+		"repeat":     {min: 2, max: -1, canFail: true, expectHandled: true, usage: "repeat VAR=A..B CMD... [=> X]", check: checkLoop, run: cmdRepeat},
+		"until":      {min: 2, max: -1, canFail: true, expectHandled: true, usage: "until VAR=A..B CMD... => ERR", check: checkLoop, run: cmdUntil},
+		"bg":         {min: 2, max: -1, canFail: true, expectHandled: true, usage: "bg JOB write|read|discard|flush ... [=> X]", check: checkBg, run: cmdBg},
+		"join":       {min: 1, max: 2, usage: "join JOB [within=DUR]", check: checkDurationArg(1, "within"), run: cmdJoin},
+		"pending":    {min: 1, max: 1, usage: "pending JOB", run: cmdPending},
+		"eventually": {min: 2, max: -1, canFail: true, expectHandled: true, usage: "eventually within=DUR ASSERTION...", check: checkEventually, run: cmdEventually},
+		"sleep":      {min: 1, max: 1, usage: "sleep DUR", check: checkDurationArg(0, ""), run: cmdSleep},
 
 		"event-mark":       {min: 1, max: 1, canFail: true, usage: "event-mark NAME", run: cmdEventMark},
 		"wait-event":       {min: 1, max: 2, canFail: true, usage: "wait-event NAME [within=DUR]", check: checkDurationArg(1, "within"), run: cmdWaitEvent},
