@@ -13,6 +13,39 @@ import (
 	"github.com/thinraft/thinraft/dm"
 )
 
+// The script language (full reference: docs/conformance.md).
+//
+//	# comment                       blank lines and # lines are ignored
+//	case NAME                       a case; subtest TestConformance/FILE/NAME
+//	CMD ARGS... [=> OUTCOME]        OUTCOME: ok, an errno name (EEXIST), a dm
+//	                                sentinel (ErrUnaligned), ETIMEDOUT for waits
+//
+// Sizes: a bare number is sectors; suffixes b s k M G are bytes, sectors,
+// KiB, MiB, GiB. Data: pattern=NAME (bytes from the name and the offset
+// modulo 64 KiB) or zero. Assertions: KEY OP VALUE with OP = != < <= > >=;
+// VALUE a number, prev, prev+N, prev-N or another field of the same line.
+//
+//	backing NAME SIZE | grow-backing NAME SIZE | fill-backing NAME OFF LEN DATA
+//	pool NAME [meta=] [data=] [chunk=] [lwm=] [len=] [FEATURE...]
+//	thin NAME POOL ID SIZE [ro]
+//	create NAME [ro] [LEN TYPE PARAMS...]     ($backing, @device in PARAMS)
+//	load|reload NAME LEN TYPE PARAMS... | clear NAME
+//	resize-pool NAME [data=] [meta=] [len=] | resize-thin NAME SIZE
+//	suspend NAME [noflush] | resume NAME | remove NAME | open NAME | close NAME
+//	msg NAME [TEXT...]
+//	status NAME KEY=V...   pool: txn meta_used meta_total data_used data_total
+//	                       free_data meta_lwm held mode discard nospace needs_check
+//	                       thin: mapped highest
+//	table NAME [inactive] KEY=V...  (type len targets chunk lwm features id)
+//	info NAME KEY=V...              (suspended live inactive ro open targets)
+//	list has=A,B lacks=C | size NAME SIZE
+//	write|read NAME OFF LEN DATA | discard NAME OFF LEN | flush NAME
+//	repeat V=A..B CMD... | until V=A..B CMD... => ERR
+//	bg JOB IO-CMD... | join JOB [within=DUR] | pending JOB
+//	eventually within=DUR ASSERTION...
+//	event-mark NAME | wait-event NAME [within=DUR]
+//	no-space-timeout DUR | sleep DUR
+
 // Options tune a run.
 type Options struct {
 	// CmdTimeout bounds one command (a hung IO or ioctl fails the case
