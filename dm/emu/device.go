@@ -2,18 +2,20 @@ package emu
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/thinraft/thinraft/dm"
 )
 
 // gate holds IO while a device (or pool) is suspended and lets suspend
 // wait for IO in flight, as dm core does around presuspend/postsuspend.
+// The IO side is two atomic operations when the gate is open.
 type gate struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
-	closed   bool
-	inflight int
-	dead     bool
+	closed   atomic.Bool
+	dead     atomic.Bool
+	inflight atomic.Int64
 }
 
 func newGate() *gate {
@@ -25,32 +27,36 @@ func newGate() *gate {
 // enter blocks while the gate is closed; it fails once the gate is dead
 // (device removed or engine crashed).
 func (g *gate) enter() bool {
-	g.mu.Lock()
-	for g.closed && !g.dead {
-		g.cond.Wait()
+	for {
+		g.inflight.Add(1)
+		if !g.closed.Load() {
+			return true
+		}
+		g.leave()
+		g.mu.Lock()
+		for g.closed.Load() && !g.dead.Load() {
+			g.cond.Wait()
+		}
+		g.mu.Unlock()
+		if g.dead.Load() {
+			return false
+		}
 	}
-	ok := !g.dead
-	if ok {
-		g.inflight++
-	}
-	g.mu.Unlock()
-	return ok
 }
 
 func (g *gate) leave() {
-	g.mu.Lock()
-	g.inflight--
-	if g.inflight == 0 {
+	if g.inflight.Add(-1) == 0 && g.closed.Load() {
+		g.mu.Lock()
 		g.cond.Broadcast()
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
 }
 
 // close stops new IO; with drain it waits for IO in flight to finish.
 func (g *gate) close(drain bool) {
 	g.mu.Lock()
-	g.closed = true
-	for drain && g.inflight > 0 && !g.dead {
+	g.closed.Store(true)
+	for drain && g.inflight.Load() > 0 && !g.dead.Load() {
 		g.cond.Wait()
 	}
 	g.mu.Unlock()
@@ -58,14 +64,15 @@ func (g *gate) close(drain bool) {
 
 func (g *gate) open() {
 	g.mu.Lock()
-	g.closed = false
+	g.closed.Store(false)
 	g.cond.Broadcast()
 	g.mu.Unlock()
 }
 
 func (g *gate) kill() {
 	g.mu.Lock()
-	g.dead = true
+	g.dead.Store(true)
+	g.closed.Store(true)
 	g.cond.Broadcast()
 	g.mu.Unlock()
 }

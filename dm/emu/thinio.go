@@ -23,14 +23,9 @@ func (t *thinTarget) readAt(buf []byte, off int64) error {
 		return errIO("read", syscall.EIO, "pool is gone")
 	}
 	defer p.gate.leave()
-	bb := p.blockBytes
 	for len(buf) > 0 {
-		vb, boff := uint64(off/bb), off%bb
-		n := int64(len(buf))
-		if n > bb-boff {
-			n = bb - boff
-		}
-		if err := t.readBlock(vb, boff, buf[:n]); err != nil {
+		n, err := t.readRun(buf, off)
+		if err != nil {
 			return err
 		}
 		buf, off = buf[n:], off+n
@@ -38,26 +33,43 @@ func (t *thinTarget) readAt(buf []byte, off int64) error {
 	return nil
 }
 
-func (t *thinTarget) readBlock(vb uint64, boff int64, buf []byte) error {
+// readRun reads the longest prefix of buf that is either one unmapped
+// block or a run of mapped blocks contiguous in the data file (one pread,
+// as the kernel's bios to adjacent blocks merge below it).
+func (t *thinTarget) readRun(buf []byte, off int64) (int64, error) {
 	p := t.p
+	bb := p.blockBytes
+	vb, boff := uint64(off/bb), off%bb
+	n := int64(len(buf))
+	if n > bb-boff {
+		n = bb - boff
+	}
 	p.mu.RLock()
 	if p.mode == modeFail {
 		p.mu.RUnlock()
-		return errIO("read", syscall.EIO, "pool is in fail mode")
+		return 0, errIO("read", syscall.EIO, "pool is in fail mode")
 	}
 	d := p.md.devs[t.id]
 	if d == nil {
 		p.mu.RUnlock()
-		return errIO("read", syscall.EIO, "thin device is gone")
+		return 0, errIO("read", syscall.EIO, "thin device is gone")
 	}
-	if v := d.lookup(vb); v != 0 {
-		b, _ := unpackMapping(v)
-		_, err := p.data.ReadAt(buf, int64(b)*p.blockBytes+boff)
+	v := d.lookup(vb)
+	if v == 0 {
 		p.mu.RUnlock()
-		return ioErr(err)
+		return n, t.readUnmapped(vb, boff, buf[:n])
 	}
+	b, _ := unpackMapping(v)
+	for k := uint64(1); n < int64(len(buf)); k++ {
+		nv := d.lookup(vb + k)
+		if nb, _ := unpackMapping(nv); nv == 0 || nb != b+k {
+			break
+		}
+		n += min(bb, int64(len(buf))-n)
+	}
+	_, err := p.data.ReadAt(buf[:n], int64(b)*bb+boff)
 	p.mu.RUnlock()
-	return t.readUnmapped(vb, boff, buf)
+	return n, ioErr(err)
 }
 
 // readUnmapped returns zeros, or the external origin's data where it has
@@ -86,35 +98,73 @@ func (t *thinTarget) writeAt(buf []byte, off int64) error {
 	defer p.gate.leave()
 	bb := p.blockBytes
 	for len(buf) > 0 {
-		vb, boff := uint64(off/bb), off%bb
-		n := int64(len(buf))
-		if n > bb-boff {
-			n = bb - boff
-		}
-		if err := t.writeBlock(vb, boff, buf[:n]); err != nil {
+		n, err := t.writeRun(buf, off)
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			// The first block needs provisioning or copy-on-write.
+			vb, boff := uint64(off/bb), off%bb
+			n = int64(len(buf))
+			if n > bb-boff {
+				n = bb - boff
+			}
+			if err := t.writeBlock(vb, boff, buf[:n]); err != nil {
+				return err
+			}
 		}
 		buf, off = buf[n:], off+n
 	}
 	return nil
 }
 
-func (t *thinTarget) writeBlock(vb uint64, boff int64, buf []byte) error {
+// writeRun writes the longest prefix of buf that falls on mapped, unshared
+// blocks contiguous in the data file with one pwrite; 0 means the first
+// block needs the slow path.
+func (t *thinTarget) writeRun(buf []byte, off int64) (int64, error) {
 	p := t.p
-	for {
-		p.mu.RLock()
-		d := p.md.devs[t.id]
-		if d != nil && p.mode != modeFail {
-			if v := d.lookup(vb); v != 0 {
-				b, tm := unpackMapping(v)
-				if d.snapTime <= tm {
-					_, err := p.data.WriteAt(buf, int64(b)*p.blockBytes+boff)
-					p.mu.RUnlock()
-					return ioErr(err)
-				}
-			}
-		}
+	bb := p.blockBytes
+	vb, boff := uint64(off/bb), off%bb
+	p.mu.RLock()
+	d := p.md.devs[t.id]
+	if d == nil || p.mode == modeFail {
 		p.mu.RUnlock()
+		return 0, nil
+	}
+	var b uint64
+	n := int64(0)
+	for k := uint64(0); n < int64(len(buf)); k++ {
+		v := d.lookup(vb + k)
+		if v == 0 {
+			break
+		}
+		nb, tm := unpackMapping(v)
+		if d.snapTime > tm || (k > 0 && nb != b+k) {
+			break
+		}
+		if k == 0 {
+			b = nb
+			n = min(bb-boff, int64(len(buf)))
+		} else {
+			n += min(bb, int64(len(buf))-n)
+		}
+	}
+	if n == 0 {
+		p.mu.RUnlock()
+		return 0, nil
+	}
+	_, err := p.data.WriteAt(buf[:n], int64(b)*bb+boff)
+	p.mu.RUnlock()
+	return n, ioErr(err)
+}
+
+// writeBlock writes within one block, provisioning it if needed.
+func (t *thinTarget) writeBlock(vb uint64, boff int64, buf []byte) error {
+	for {
+		n, err := t.writeRun(buf, int64(vb)*t.p.blockBytes+boff)
+		if err != nil || n == int64(len(buf)) {
+			return err
+		}
 		done, err := t.provision(vb, boff, buf)
 		if done {
 			return err
