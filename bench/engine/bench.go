@@ -21,8 +21,15 @@ type sideResults struct {
 	Plain, Thin []timing
 }
 
-// bench runs p.Reps repetitions and returns the timings by pattern.
-func bench(ctx context.Context, dir string, p params, log io.Writer) (map[string]*sideResults, error) {
+// modeResults are the timings of one cache mode.
+type modeResults struct {
+	cache string
+	res   map[string]*sideResults
+}
+
+// bench runs p.Reps repetitions with the given cache mode (cold or warm)
+// and returns the timings by pattern.
+func bench(ctx context.Context, dir string, p params, cache string, log io.Writer) (map[string]*sideResults, error) {
 	c := newContent(p)
 	res := map[string]*sideResults{}
 	for _, n := range patternNames {
@@ -30,7 +37,7 @@ func bench(ctx context.Context, dir string, p params, log io.Writer) (map[string
 	}
 	for r := 0; r < p.Reps; r++ {
 		fmt.Fprintf(log, "repetition %d/%d\n", r+1, p.Reps)
-		if err := oneRep(ctx, filepath.Join(dir, fmt.Sprintf("rep%d", r)), p, c, r, res); err != nil {
+		if err := oneRep(ctx, filepath.Join(dir, fmt.Sprintf("rep%d", r)), p, cache, c, r, res); err != nil {
 			return nil, fmt.Errorf("repetition %d: %w", r+1, err)
 		}
 	}
@@ -46,7 +53,7 @@ type side struct {
 	snapshot func() error
 }
 
-func oneRep(ctx context.Context, dir string, p params, c *content, rep int, res map[string]*sideResults) (err error) {
+func oneRep(ctx context.Context, dir string, p params, cache string, c *content, rep int, res map[string]*sideResults) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -132,7 +139,9 @@ func oneRep(ctx context.Context, dir string, p params, c *content, rep int, res 
 					return fmt.Errorf("%s before %s: %w", s.name, st.name, err)
 				}
 			}
-			dropSide(s)
+			if cache == "cold" {
+				dropSide(s)
+			}
 			t, err := st.run(s)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", s.name, st.name, err)

@@ -40,7 +40,7 @@ func TestReportRatioAndGoals(t *testing.T) {
 			Thin:  []timing{{Bytes: 1 << 20, Ops: 256, Elapsed: 2 * time.Second}},
 		}
 	}
-	r := newReport(params{}, res, "ext4", time.Second)
+	r := newReport(params{}, []modeResults{{cache: "warm", res: res}}, "ext4", time.Second)
 	if r.AllGoals {
 		t.Fatal("all goals met with ratio 0.5")
 	}
@@ -68,7 +68,11 @@ func TestBenchSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
-	res, err := bench(ctx, dir, p, &log)
+	res, err := bench(ctx, dir, p, "cold", &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, err := bench(ctx, dir, p, "warm", &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +88,7 @@ func TestBenchSmoke(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "engine.json")
-	if err := newReport(p, res, "ext4", time.Second).write(out); err != nil {
+	if err := newReport(p, []modeResults{{"cold", res}, {"warm", warm}}, "ext4", time.Second).write(out); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(out)
@@ -95,7 +99,7 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Results) != len(patternNames) || back.Params.DeviceBytes != p.DeviceBytes || back.GoVersion == "" {
+	if len(back.Results) != 2*len(patternNames) || back.Results[0].Cache != "cold" || back.Params.DeviceBytes != p.DeviceBytes || back.GoVersion == "" {
 		t.Fatalf("json: %s", raw)
 	}
 	entries, err := os.ReadDir(dir)

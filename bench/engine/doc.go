@@ -7,13 +7,17 @@
 // fresh devices, 1 MiB sequential reads and 4 KiB random reads of written
 // data, and after a snapshot of the written device the same writes again
 // (on the thin side every first write to a shared block is a copy-on-write;
-// the plain file just overwrites). Writes are timed with their final flush
-// (fdatasync on the file, Flush on the thin device, which also commits the
-// pool's metadata); reads are timed cold: before every timed pattern both
-// sides are flushed and their files' page cache dropped with
-// posix_fadvise(DONTNEED), so neither side reads from memory the other
-// would read from disk. Each pattern is repeated, the order of the two
-// sides alternating between repetitions, and the median is reported.
+// the plain file just overwrites). Both sides use buffered pwrite/pread,
+// queue depth 1. Writes are timed with their final flush (fdatasync on the
+// file, Flush on the thin device, which also commits the pool's metadata).
+// Every pattern runs under two page-cache regimes, both applied to both
+// sides alike: warm (the cache as the previous, flushed, pattern left it:
+// reads and copy-on-write copies come from memory, so the ratio shows the
+// engine's own overhead) and cold (before every timed pattern both sides'
+// files are flushed and dropped with posix_fadvise(DONTNEED): reads and
+// copy-on-write copies go to the disk). Each pattern is repeated, the
+// order of the two sides alternating between repetitions, and the median
+// is reported. docs/bench.md explains the choices and the results.
 //
 // It imports dm and dm/emu and nothing else of thinraft. It is a program,
 // not a test: timing assertions in unit tests are flaky on shared 2-core

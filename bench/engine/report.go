@@ -44,6 +44,7 @@ type machine struct {
 
 type pattern struct {
 	Name      string      `json:"pattern"`
+	Cache     string      `json:"cache"`
 	Phase     string      `json:"phase"`
 	IOBytes   int64       `json:"io_bytes"`
 	Ops       int         `json:"ops"`
@@ -90,30 +91,37 @@ func summarize(ts []timing) sideSummary {
 	return out
 }
 
-func newReport(p params, res map[string]*sideResults, fsType string, wall time.Duration) *report {
+func newReport(p params, modes []modeResults, fsType string, wall time.Duration) *report {
 	r := &report{Machine: hostInfo(fsType), GoVersion: runtime.Version(),
 		Date: time.Now().UTC().Format(time.RFC3339), Seconds: wall.Seconds(), Params: p, AllGoals: true}
-	for _, n := range patternNames {
-		sr := res[n]
-		phase, _, _ := strings.Cut(n, "/")
-		pt := pattern{Name: n, Phase: phase, Plain: summarize(sr.Plain), Thin: summarize(sr.Thin), Goal: goalFresh}
-		if phase == "cow" {
-			pt.Goal = goalCOW
+	for _, m := range modes {
+		for _, n := range patternNames {
+			pt := summarizePattern(n, m.res[n])
+			pt.Cache = m.cache
+			r.AllGoals = r.AllGoals && pt.MeetsGoal
+			r.Results = append(r.Results, pt)
 		}
-		if len(sr.Plain) > 0 {
-			pt.Ops, pt.Bytes = sr.Plain[0].Ops, sr.Plain[0].Bytes
-			pt.IOBytes = pt.Bytes / int64(pt.Ops)
-		}
-		// Same bytes on both sides, so the throughput ratio is the inverse
-		// ratio of the median times.
-		if pt.Thin.MedianSecs > 0 {
-			pt.Ratio = pt.Plain.MedianSecs / pt.Thin.MedianSecs
-		}
-		pt.MeetsGoal = pt.Ratio >= pt.Goal
-		r.AllGoals = r.AllGoals && pt.MeetsGoal
-		r.Results = append(r.Results, pt)
 	}
 	return r
+}
+
+func summarizePattern(n string, sr *sideResults) pattern {
+	phase, _, _ := strings.Cut(n, "/")
+	pt := pattern{Name: n, Phase: phase, Plain: summarize(sr.Plain), Thin: summarize(sr.Thin), Goal: goalFresh}
+	if phase == "cow" {
+		pt.Goal = goalCOW
+	}
+	if len(sr.Plain) > 0 {
+		pt.Ops, pt.Bytes = sr.Plain[0].Ops, sr.Plain[0].Bytes
+		pt.IOBytes = pt.Bytes / int64(pt.Ops)
+	}
+	// Same bytes on both sides, so the throughput ratio is the inverse
+	// ratio of the median times.
+	if pt.Thin.MedianSecs > 0 {
+		pt.Ratio = pt.Plain.MedianSecs / pt.Thin.MedianSecs
+	}
+	pt.MeetsGoal = pt.Ratio >= pt.Goal
+	return pt
 }
 
 func (r *report) write(path string) error {
@@ -128,13 +136,13 @@ func (r *report) write(path string) error {
 }
 
 func (r *report) printTable(w io.Writer) {
-	fmt.Fprintf(w, "%-20s %12s %10s %12s %10s %7s %5s %s\n", "pattern", "plain MiB/s", "plain IOPS", "thin MiB/s", "thin IOPS", "ratio", "goal", "")
+	fmt.Fprintf(w, "%-5s %-20s %12s %10s %12s %10s %7s %5s %s\n", "cache", "pattern", "plain MiB/s", "plain IOPS", "thin MiB/s", "thin IOPS", "ratio", "goal", "")
 	for _, p := range r.Results {
 		mark := "ok"
 		if !p.MeetsGoal {
 			mark = "BELOW GOAL"
 		}
-		fmt.Fprintf(w, "%-20s %12.1f %10.0f %12.1f %10.0f %7.2f %5.2f %s\n", p.Name,
+		fmt.Fprintf(w, "%-5s %-20s %12.1f %10.0f %12.1f %10.0f %7.2f %5.2f %s\n", p.Cache, p.Name,
 			p.Plain.MedianMiBs, p.Plain.MedianIOPS, p.Thin.MedianMiBs, p.Thin.MedianIOPS, p.Ratio, p.Goal, mark)
 	}
 }
