@@ -55,8 +55,9 @@ type ReservePolicy struct {
 
 // Grower grows the backing device of a pool. On the userspace engine it
 // grows the file; for block devices the node agent supplies one (an LV, a
-// partition, a cloud disk). Grow returns the new size in bytes, at least
-// minSize, or an error if the device cannot grow.
+// partition, a cloud disk). Grow returns the new size in bytes: minSize, or
+// less when the device is near its limit (any growth buys the pool time),
+// or an error if the device cannot grow at all.
 type Grower interface {
 	Grow(ctx context.Context, dev string, minSize int64) (int64, error)
 	// Size returns the current size of dev in bytes.

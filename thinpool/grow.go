@@ -7,9 +7,10 @@ import (
 )
 
 // FileGrower grows file-backed devices (the userspace engine's backing
-// files) with ftruncate, up to MaxSize bytes per file (0 = no limit). Refresh,
-// if set, runs after a file grew (dm/kernel's loop devices need
-// LOOP_SET_CAPACITY); it maps a device name to its backing file via Files.
+// files, or the files under loop devices on the kernel) with ftruncate, up
+// to MaxSize bytes per file (0 = no limit). Refresh, if set, runs after a
+// file grew (dm/kernel's loop devices need LOOP_SET_CAPACITY before the pool
+// can see the new size).
 type FileGrower struct {
 	MaxSize int64
 	// Files maps a device name to its backing file when they differ (loop
@@ -34,7 +35,10 @@ func (g FileGrower) Size(_ context.Context, dev string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// Grow extends the backing file to at least minSize (sparse).
+// Grow extends the backing file (sparse) to minSize or, when MaxSize is
+// lower, to MaxSize: a partial growth still buys the pool time, which is
+// what LVM does when the VG has less free space than the policy asks for.
+// It fails only when the file cannot grow at all.
 func (g FileGrower) Grow(ctx context.Context, dev string, minSize int64) (int64, error) {
 	cur, err := g.Size(ctx, dev)
 	if err != nil {
@@ -43,16 +47,20 @@ func (g FileGrower) Grow(ctx context.Context, dev string, minSize int64) (int64,
 	if cur >= minSize {
 		return cur, nil
 	}
-	if g.MaxSize > 0 && minSize > g.MaxSize {
-		return cur, fmt.Errorf("%s: %d bytes would exceed the %d-byte limit", dev, minSize, g.MaxSize)
+	want := minSize
+	if g.MaxSize > 0 && want > g.MaxSize {
+		want = g.MaxSize
 	}
-	if err := os.Truncate(g.file(dev), minSize); err != nil {
+	if want <= cur {
+		return cur, fmt.Errorf("%s is at its %d-byte limit", dev, g.MaxSize)
+	}
+	if err := os.Truncate(g.file(dev), want); err != nil {
 		return cur, err
 	}
 	if g.Refresh != nil {
 		if err := g.Refresh(dev); err != nil {
-			return cur, err
+			return cur, fmt.Errorf("%s grew to %d bytes but the refresh failed: %w", dev, want, err)
 		}
 	}
-	return minSize, nil
+	return want, nil
 }

@@ -87,12 +87,20 @@ func (p *Pool) Autoextend(ctx context.Context) (grew []string, err error) {
 	return p.extendLocked(ctx, false)
 }
 
-// extendLocked grows what is over the threshold (or, with force, whatever is
-// under the reserve too). ErrNoRoom when growth was needed but impossible.
+// extendLocked grows what is at or over the threshold (or, with force,
+// whatever is under the reserve too), in one step to a size that brings
+// usage back under the threshold. ErrNoRoom when growth was needed but
+// impossible; a partial growth is not an error (the next check grows again
+// or the reserve refuses creates).
 func (p *Pool) extendLocked(ctx context.Context, force bool) ([]string, error) {
 	ps, err := p.Status(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if ps.Mode == dm.ModeFail || ps.NeedsCheck {
+		// The kernel refuses to resize a pool that needs repair; growing
+		// the files would only hide the real problem.
+		return nil, fmt.Errorf("pool %s: mode %s, needs_check %v: not extending a pool that needs repair (docs/repair.md)", p.cfg.Name, ps.Mode, ps.NeedsCheck)
 	}
 	s := spaceOf(ps)
 	th := float64(p.cfg.Autoextend.ThresholdPercent)
@@ -101,14 +109,24 @@ func (p *Pool) extendLocked(ctx context.Context, force bool) ([]string, error) {
 	var grew []string
 	var errs []error
 	if s.DataPercent >= th || (force && s.DataPercent > reserveData) {
-		if err := p.growDev(ctx, p.cfg.DataDev, "data"); err != nil {
+		if err := p.growDev(ctx, p.cfg.DataDev, "data", func(size int64) float64 {
+			total := uint64(size / (int64(p.cfg.ChunkSectors) * dm.SectorSize))
+			return 100 * float64(ps.UsedDataBlocks) / float64(max(total, 1))
+		}); err != nil {
 			errs = append(errs, err)
 		} else {
 			grew = append(grew, "data")
 		}
 	}
 	if s.MetaPercent >= th || (force && s.MetaPercent > reserveMeta) {
-		if err := p.growDev(ctx, p.cfg.MetadataDev, "metadata"); err != nil {
+		// The kernel counts its metadata reserve as used (used = total -
+		// (free - reserve)) and the reserve grows with the device, so the
+		// projection moves it along.
+		inUse := ps.UsedMetaBlocks - min(metaReserve(ps.TotalMetaBlocks), ps.UsedMetaBlocks)
+		if err := p.growDev(ctx, p.cfg.MetadataDev, "metadata", func(size int64) float64 {
+			total := uint64(size / metaBlockSize)
+			return 100 * float64(inUse+metaReserve(total)) / float64(max(total, 1))
+		}); err != nil {
 			errs = append(errs, err)
 		} else {
 			grew = append(grew, "metadata")
@@ -117,17 +135,49 @@ func (p *Pool) extendLocked(ctx context.Context, force bool) ([]string, error) {
 	return grew, errors.Join(errs...)
 }
 
-// growDev grows one backing device by Percent and makes the pool see it:
-// reload the table (its length follows the data device; the kernel re-reads
-// the metadata device size on resume) and resume.
-func (p *Pool) growDev(ctx context.Context, dev, what string) error {
+// metaBlockSize is dm-thin's metadata block size (THIN_METADATA_BLOCK_SIZE).
+const metaBlockSize = 4096
+
+// maxMetadataBytes is the most of a metadata device the kernel uses
+// (THIN_METADATA_MAX_SECTORS); growing past it buys nothing.
+const maxMetadataBytes = 255 * (1 << 14) * 8 * dm.SectorSize
+
+// metaReserve is the metadata the kernel keeps back for itself and reports
+// as used: a tenth of the device, at most 4096 blocks (16 MiB).
+func metaReserve(total uint64) uint64 { return min(total/10, 4096) }
+
+// growTarget grows cur by the autoextend percent, compounding, until
+// usage(size) falls under the threshold (at least one step, at most 64:
+// LVM's policy applied as many times as the current usage needs).
+func (p *Pool) growTarget(cur int64, usage func(int64) float64) int64 {
+	th := float64(p.cfg.Autoextend.ThresholdPercent)
+	want := cur
+	for i := 0; i < 64; i++ {
+		want += max(want*int64(p.cfg.Autoextend.Percent)/100, 1)
+		if usage(want) < th {
+			break
+		}
+	}
+	chunk := int64(p.cfg.ChunkSectors) * dm.SectorSize
+	return (want + chunk - 1) / chunk * chunk
+}
+
+// growDev grows one backing device to a size that brings usage under the
+// threshold and makes the pool see it: reload the table (its length
+// follows the data device; the kernel re-reads the metadata device size in
+// preresume) and resume.
+func (p *Pool) growDev(ctx context.Context, dev, what string, usage func(int64) float64) error {
 	cur, err := p.gr.Size(ctx, dev)
 	if err != nil {
 		return fmt.Errorf("pool %s: %s device size: %w", p.cfg.Name, what, err)
 	}
-	chunk := int64(p.cfg.ChunkSectors) * dm.SectorSize
-	want := cur + cur*int64(p.cfg.Autoextend.Percent)/100
-	want = (want + chunk - 1) / chunk * chunk
+	want := p.growTarget(cur, usage)
+	if what == "metadata" {
+		if cur >= maxMetadataBytes {
+			return fmt.Errorf("pool %s: grow metadata device: %w: it is at the kernel's %d-byte maximum", p.cfg.Name, ErrNoRoom, int64(maxMetadataBytes))
+		}
+		want = min(want, maxMetadataBytes)
+	}
 	got, err := p.gr.Grow(ctx, dev, want)
 	if err != nil {
 		return fmt.Errorf("pool %s: grow %s device: %w: %v", p.cfg.Name, what, ErrNoRoom, err)
@@ -148,7 +198,7 @@ func (p *Pool) growDev(ctx context.Context, dev, what string) error {
 	if err := p.ctl.Resume(ctx, p.DMName()); err != nil {
 		return fmt.Errorf("pool %s: resume after growing %s: %w", p.cfg.Name, what, err)
 	}
-	p.log.Info("pool extended", "what", what, "from", cur, "to", got)
+	p.log.Info("pool extended", "what", what, "from", cur, "to", got, "wanted", want)
 	return nil
 }
 
