@@ -4,9 +4,9 @@
 // and fails on the other is a bug in the engine (or in thinraft), never a
 // reason to special-case the test.
 //
-// Imports: the standard library and thinraft's dm package; the test files
-// add dm/emu and dm/kernel (the two Envs). Nothing imports this package
-// except its own tests.
+// Imports: the standard library, thinraft's dm package and dm/dmtest (the
+// shared test environment: backing devices, engines, thin tools), which
+// provides both Envs. Nothing imports this package except its own tests.
 //
 // Design. Cases are data: scripts in testdata/*.txt written in a small
 // command language (docs/conformance.md), parsed by lang.go and run by

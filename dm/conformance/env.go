@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/thinraft/thinraft/dm"
+	"github.com/thinraft/thinraft/dm/dmtest"
 )
 
 // Env is what the runner needs from one dm.Control implementation beyond
@@ -45,10 +46,7 @@ type Env interface {
 
 // Backing is a backing device: Ref is what a table line uses for it
 // (a loop device node on the kernel, a file path on the userspace
-// engine), Path the file behind it.
-type Backing struct {
-	Name string
-	Ref  string
-	Path string
-	Size int64
-}
+// engine), Path the file behind it. *dmtest.Env implements Env.
+type Backing = dmtest.Backing
+
+var _ Env = (*dmtest.Env)(nil)

@@ -1,89 +1,22 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 
 	"github.com/thinraft/thinraft/dm"
+	"github.com/thinraft/thinraft/dm/dmtest"
 )
 
 // InstallThinTools is the one command that provides the tools the metadata
 // check needs; a missing tool fails the case with it (never a skip).
-const InstallThinTools = "apt-get install -y thin-provisioning-tools"
-
-// thinTool finds a thin-provisioning-tools binary.
-func thinTool(name string) (string, error) {
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-		p = filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found: the metadata check needs thin-provisioning-tools; run  %s", name, InstallThinTools)
-}
-
-func runTool(ctx context.Context, name string, args ...string) error {
-	bin, err := thinTool(name)
-	if err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
-	}
-	return nil
-}
+const InstallThinTools = dmtest.InstallThinTools
 
 // ThinCheck runs thin_check on a metadata device or file and returns an
-// error with its output unless the metadata is clean.
-func ThinCheck(ctx context.Context, path string) error {
-	return runTool(ctx, "thin_check", path)
-}
+// error with its output unless the metadata is clean (dmtest.ThinCheck).
+func ThinCheck(ctx context.Context, path string) error { return dmtest.ThinCheck(ctx, path) }
 
-// RestoreAndCheck is the userspace engine's second oracle: the engine's
-// metadata, exported as thin_dump XML, must restore with thin_restore into
-// valid dm-thin metadata (thin_check clean). dir receives the XML and the
-// restored file; metaSize is the size of the pool's metadata device.
+// RestoreAndCheck is the userspace engine's second oracle
+// (dmtest.RestoreAndCheck).
 func RestoreAndCheck(ctx context.Context, d *dm.MetadataDump, dir string, metaSize int64) error {
-	xmlPath := filepath.Join(dir, "metadata.xml")
-	f, err := os.Create(xmlPath)
-	if err != nil {
-		return fmt.Errorf("metadata xml: %w", err)
-	}
-	werr := dm.WriteThinXML(f, d)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("write metadata xml: %w", werr)
-	}
-	out := filepath.Join(dir, "metadata.restored")
-	// thin_restore needs room for the space maps of the whole data device
-	// and its btrees; the pool's own metadata size always suffices for the
-	// kernel, give the tool at least 8 MiB.
-	size := metaSize
-	if size < 8<<20 {
-		size = 8 << 20
-	}
-	if err := os.WriteFile(out, nil, 0o644); err != nil {
-		return fmt.Errorf("restore target: %w", err)
-	}
-	if err := os.Truncate(out, size); err != nil {
-		return fmt.Errorf("restore target: %w", err)
-	}
-	if err := runTool(ctx, "thin_restore", "-i", xmlPath, "-o", out); err != nil {
-		return err
-	}
-	return ThinCheck(ctx, out)
+	return dmtest.RestoreAndCheck(ctx, d, dir, metaSize)
 }
