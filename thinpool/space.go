@@ -97,7 +97,7 @@ func (p *Pool) extendLocked(ctx context.Context, force bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps.Mode == dm.ModeFail || ps.NeedsCheck {
+	if ps.Mode == dm.ModeFail || ps.Mode == dm.ModeError || ps.NeedsCheck {
 		// The kernel refuses to resize a pool that needs repair; growing
 		// the files would only hide the real problem.
 		return nil, fmt.Errorf("pool %s: mode %s, needs_check %v: not extending a pool that needs repair (docs/repair.md)", p.cfg.Name, ps.Mode, ps.NeedsCheck)
