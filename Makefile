@@ -49,3 +49,16 @@ clean:
 	rm -rf .vmbench bin
 
 -include mk/*.mk
+
+# bench-thinpool: thin create/snapshot/delete rates through thinpool on the
+# real kernel in qemu against LVM in the same VM, then on the userspace
+# engine; merged into bench/results/thinpool.json (bench/thinpool/doc.go).
+.PHONY: bench-thinpool
+bench-thinpool: vm-deps
+	@command -v lvm >/dev/null || { if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lvm2; else echo "bench-thinpool needs LVM as the baseline: sudo apt-get install -y lvm2"; exit 1; fi; }
+	@mkdir -p bench/results
+	$(VMTEST_BIN) $(VMTEST_FLAGS) ./bench/thinpool -- -test.run '^$$' -bench.mode=kernel | tee bench/results/thinpool-vm.log
+	@grep -a '^THINPOOL_BENCH_JSON ' bench/results/thinpool-vm.log | tail -1 | sed 's/^THINPOOL_BENCH_JSON //' > bench/results/thinpool-kernel.tmp
+	@test -s bench/results/thinpool-kernel.tmp || { echo "bench-thinpool: the VM run printed no results"; exit 1; }
+	cd bench/thinpool && $(GO) test -count=1 -v -run '^$$' . -args -bench.mode=engine -bench.out=../results/thinpool.json -bench.kernel-json=../results/thinpool-kernel.tmp
+	@rm -f bench/results/thinpool-kernel.tmp bench/results/thinpool-vm.log
