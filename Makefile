@@ -54,6 +54,7 @@ clean:
 # real kernel in qemu against LVM in the same VM, then on the userspace
 # engine; merged into bench/results/thinpool.json (bench/thinpool/doc.go).
 .PHONY: bench-thinpool
+bench: bench-thinpool
 bench-thinpool: vm-deps
 	@command -v lvm >/dev/null || { if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lvm2; else echo "bench-thinpool needs LVM as the baseline: sudo apt-get install -y lvm2"; exit 1; fi; }
 	@mkdir -p bench/results
