@@ -11,57 +11,44 @@ import (
 	"time"
 
 	"github.com/thinraft/thinraft/dm"
-	"github.com/thinraft/thinraft/dm/emu"
-	"github.com/thinraft/thinraft/dm/kernel"
+	"github.com/thinraft/thinraft/dm/dmtest"
 )
 
 // The engine flag is shared with the other test files of this package;
-// whichever file registers it first wins, so the tests agree on its value.
+// whichever file registers it first wins (a package-level var runs before
+// this init), so the tests agree on its value.
 func init() {
 	if flag.Lookup("thinpool.engine") == nil {
-		flag.String("thinpool.engine", "emu", "dm engine for thinpool tests: emu (userspace) or kernel (inside the VM: make vmtest)")
+		dmtest.EngineFlag("thinpool.engine")
 	}
 }
 
 func engineName() string { return flag.Lookup("thinpool.engine").Value.String() }
 
-// spaceEnv is one engine with backing devices for pools in a temp dir:
-// sparse files on the userspace engine, loop devices over sparse files on
-// the kernel.
+// spaceEnv is a dmtest.Env with the pools a test opened on it: backing
+// devices are sparse files on the userspace engine, loop devices over
+// sparse files on the kernel.
 type spaceEnv struct {
 	t      *testing.T
 	ctx    context.Context
 	dir    string
+	env    *dmtest.Env
 	ctl    dm.Control
 	kernel bool
 	// files maps a backing device (loop device on the kernel) to its file.
 	files map[string]string
-	loops []string
 	pools []*Pool
 }
 
 func newSpaceEnv(t *testing.T) *spaceEnv {
 	t.Helper()
-	e := &spaceEnv{t: t, ctx: context.Background(), dir: t.TempDir(), files: map[string]string{}}
-	switch engineName() {
-	case "emu":
-		eng, err := emu.New(emu.Options{Dir: filepath.Join(e.dir, "engine")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.ctl = eng
-		t.Cleanup(func() { eng.Close() })
-	case "kernel":
-		ctl, err := kernel.Open()
-		if err != nil {
-			t.Fatalf("kernel device-mapper (run inside the VM: bin/vmtest ./thinpool -- -thinpool.engine=kernel): %v", err)
-		}
-		e.ctl, e.kernel = ctl, true
-		t.Cleanup(func() { ctl.Close() })
-	default:
-		t.Fatalf("-thinpool.engine=%q: want emu or kernel", engineName())
+	if err := dmtest.CheckEngine("thinpool.engine", engineName()); err != nil {
+		t.Fatal(err)
 	}
-	// Registered after the control's cleanup, so it runs before it.
+	env := dmtest.ForTest(t, engineName())
+	e := &spaceEnv{t: t, ctx: context.Background(), dir: env.Dir(), env: env, ctl: env.Control(),
+		kernel: env.Engine() == dmtest.Kernel, files: map[string]string{}}
+	// Registered after the env's Close, so it runs before it.
 	t.Cleanup(e.teardown)
 	return e
 }
@@ -70,34 +57,18 @@ func newSpaceEnv(t *testing.T) *spaceEnv {
 // a pool table names (the file itself, or a loop device over it).
 func (e *spaceEnv) backing(name string, size int64) string {
 	e.t.Helper()
-	p := filepath.Join(e.dir, name)
-	if err := os.WriteFile(p, nil, 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.Truncate(p, size); err != nil {
-		e.t.Fatal(err)
-	}
-	if !e.kernel {
-		e.files[p] = p
-		return p
-	}
-	dev, err := kernel.AttachLoop(p)
+	b, err := e.env.CreateBacking(name, size)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.loops = append(e.loops, dev)
-	e.files[dev] = p
-	return dev
+	e.files[b.Ref] = b.Path
+	return b.Ref
 }
 
 // grower grows this env's backing files up to maxSize bytes (0: no limit),
 // refreshing loop devices on the kernel.
 func (e *spaceEnv) grower(maxSize int64) FileGrower {
-	g := FileGrower{MaxSize: maxSize, Files: e.files}
-	if e.kernel {
-		g.Refresh = kernel.RefreshLoop
-	}
-	return g
+	return FileGrower{MaxSize: maxSize, Files: e.files, Refresh: e.env.Refresh}
 }
 
 // pool opens a new pool over fresh backing devices of the given sizes.
@@ -126,11 +97,6 @@ func (e *spaceEnv) teardown() {
 	defer cancel()
 	for _, p := range e.pools {
 		if err := p.Deactivate(ctx); err != nil {
-			e.t.Errorf("teardown: %v", err)
-		}
-	}
-	for i := len(e.loops) - 1; i >= 0; i-- {
-		if err := kernel.DetachLoop(e.loops[i]); err != nil {
 			e.t.Errorf("teardown: %v", err)
 		}
 	}
