@@ -42,8 +42,8 @@ const (
 	optInfo            uint32 = 6
 	optGo              uint32 = 7
 	optStructuredReply uint32 = 8
-	optListMetaContext uint32 = 10
-	optSetMetaContext  uint32 = 11
+	optListMetaContext uint32 = 9
+	optSetMetaContext  uint32 = 10
 
 	// Option replies.
 	repAck         uint32 = 1
