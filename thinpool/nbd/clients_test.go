@@ -185,7 +185,7 @@ func TestNBDClients(t *testing.T) {
 	}
 	t.Cleanup(func() { exp.Close() })
 	_, sock := serve(t, exp, Options{})
-	uri := UnixURI(sock, "")      // the default export
+	uri := UnixURI(sock, "")       // the default export
 	named := UnixURI(sock, "vol1") // the same export by name
 
 	check := func(t *testing.T, what string) {
@@ -307,15 +307,15 @@ func TestNBDClients(t *testing.T) {
 		info := run(t, "nbdinfo", "--json", named)
 		var js struct {
 			Exports []struct {
-				Size     int64          `json:"export-size"`
-				Contexts []string       `json:"contexts"`
-				CanTrim  bool           `json:"can_trim"`
-				CanZero  bool           `json:"can_zero"`
-				CanFlush bool           `json:"can_flush"`
-				CanFUA   bool           `json:"can_fua"`
-				CanMulti bool           `json:"can_multi_conn"`
-				ReadOnly bool           `json:"is_read_only"`
-				Block    int64          `json:"block_size_minimum"`
+				Size     int64    `json:"export-size"`
+				Contexts []string `json:"contexts"`
+				CanTrim  bool     `json:"can_trim"`
+				CanZero  bool     `json:"can_zero"`
+				CanFlush bool     `json:"can_flush"`
+				CanFUA   bool     `json:"can_fua"`
+				CanMulti bool     `json:"can_multi_conn"`
+				ReadOnly bool     `json:"is_read_only"`
+				Block    int64    `json:"block_size_minimum"`
 			} `json:"exports"`
 		}
 		if err := json.Unmarshal([]byte(info), &js); err != nil || len(js.Exports) != 1 {

@@ -17,10 +17,10 @@ const (
 	magicStructReply uint32 = 0x668e33ef
 
 	// Handshake flags (server) and client flags.
-	flagFixedNewstyle  uint16 = 1 << 0
-	flagNoZeroes       uint16 = 1 << 1
+	flagFixedNewstyle   uint16 = 1 << 0
+	flagNoZeroes        uint16 = 1 << 1
 	clientFixedNewstyle uint32 = 1 << 0
-	clientNoZeroes     uint32 = 1 << 1
+	clientNoZeroes      uint32 = 1 << 1
 
 	// Transmission flags.
 	tflagHasFlags      uint16 = 1 << 0
