@@ -102,6 +102,12 @@ func (t *thinTarget) writeAt(buf []byte, off int64) error {
 		if err != nil {
 			return err
 		}
+		if n == 0 && off%bb == 0 && int64(len(buf)) >= bb {
+			// Whole blocks needing new ones: provisioned as a run.
+			if n, err = t.provisionRun(uint64(off/bb), buf[:int64(len(buf))/bb*bb]); err != nil {
+				return err
+			}
+		}
 		if n == 0 {
 			// The first block needs provisioning or copy-on-write.
 			vb, boff := uint64(off/bb), off%bb
