@@ -39,7 +39,9 @@ type Pool struct {
 	// mu serialises protocol steps, resize and reconcile.
 	mu          sync.Mutex
 	quarantined []Finding
-	held        *heldRoot
+	// last is the report of the latest Reconcile (Open runs one).
+	last ReconcileReport
+	held *heldRoot
 }
 
 // DMName is the pool's device-mapper name.
@@ -80,18 +82,13 @@ func Open(ctx context.Context, cfg Config, o Options) (*Pool, error) {
 	return p, nil
 }
 
-// activate creates the pool's dm device if absent, or resumes it if a
-// crash left it suspended.
+// activate creates the pool's dm device if absent, or adopts the one a
+// previous process left (see adopt).
 func (p *Pool) activate(ctx context.Context) error {
 	info, err := p.ctl.Info(ctx, p.DMName())
 	switch {
 	case err == nil:
-		if info.Suspended {
-			if err := p.ctl.Resume(ctx, p.DMName()); err != nil {
-				return fmt.Errorf("pool %s: resume after restart: %w", p.cfg.Name, err)
-			}
-		}
-		return nil
+		return p.adopt(ctx, info)
 	case !errors.Is(err, dm.ErrDeviceNotFound):
 		return fmt.Errorf("pool %s: %w", p.cfg.Name, err)
 	}
@@ -103,6 +100,57 @@ func (p *Pool) activate(ctx context.Context) error {
 		return fmt.Errorf("pool %s: activate: %w", p.cfg.Name, err)
 	}
 	p.log.Info("pool activated", "dm", p.DMName(), "sectors", table.Size())
+	return nil
+}
+
+// adopt takes over a pool device that outlived the process that made it
+// (on the kernel, devices survive their manager). A crash inside an
+// extension leaves the backing device grown but the table not reloaded
+// (resize-after-grow), or the bigger table staged but not resumed
+// (resize-after-load), or the pool suspended: reload the table when the
+// live one is smaller than the data device or the pool sees less metadata
+// than its device has, drop a stale staged table otherwise, and resume.
+// Growth is the only change made: a pool is never shrunk here.
+func (p *Pool) adopt(ctx context.Context, info dm.DeviceInfo) error {
+	want, err := p.table(ctx)
+	if err != nil {
+		return err
+	}
+	live, err := p.ctl.Table(ctx, p.DMName(), dm.TableOptions{})
+	if err != nil {
+		return fmt.Errorf("pool %s: adopt: %w", p.cfg.Name, err)
+	}
+	if len(live) != 1 || live[0].Type != dm.TargetThinPool {
+		return fmt.Errorf("pool %s: adopt: device %s is not a thin-pool (table %q); not touching it", p.cfg.Name, p.DMName(), live.String())
+	}
+	grow := live.Size() < want.Size()
+	if !grow {
+		ps, err := p.Status(ctx)
+		if err != nil {
+			return err
+		}
+		metaSize, err := p.gr.Size(ctx, p.cfg.MetadataDev)
+		if err != nil {
+			return fmt.Errorf("pool %s: metadata device: %w", p.cfg.Name, err)
+		}
+		grow = ps.TotalMetaBlocks < uint64(min(metaSize, maxMetadataBytes)/metaBlockSize)
+	}
+	switch {
+	case grow:
+		if err := p.ctl.Load(ctx, p.DMName(), want); err != nil {
+			return fmt.Errorf("pool %s: finish an interrupted extension: reload: %w", p.cfg.Name, err)
+		}
+		p.log.Info("finishing an interrupted extension", "from_sectors", live.Size(), "to_sectors", want.Size())
+	case info.InactiveTable:
+		if err := p.ctl.ClearInactive(ctx, p.DMName()); err != nil {
+			return fmt.Errorf("pool %s: drop a stale staged table: %w", p.cfg.Name, err)
+		}
+	}
+	if grow || info.Suspended {
+		if err := p.ctl.Resume(ctx, p.DMName()); err != nil {
+			return fmt.Errorf("pool %s: resume after restart: %w", p.cfg.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -147,6 +195,14 @@ func (p *Pool) Quarantined() []Finding {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Finding(nil), p.quarantined...)
+}
+
+// LastReconcile returns the report of the latest Reconcile, including the
+// one Open ran: what a restart rolled forward, redid or rolled back.
+func (p *Pool) LastReconcile() ReconcileReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 // Deactivate removes the pool's active thin devices and the pool device.

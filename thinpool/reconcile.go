@@ -41,6 +41,7 @@ func (p *Pool) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	defer p.mu.Unlock()
 	p.quarantined = nil
 	var rep ReconcileReport
+	defer func() { p.last = rep }()
 	if err := p.resumeSuspendedThins(ctx, &rep); err != nil {
 		return rep, err
 	}
