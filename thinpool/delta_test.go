@@ -50,7 +50,7 @@ func TestDeltaMatchesThinDelta(t *testing.T) {
 	var kinds = map[DeltaKind]int{}
 	e.withToolsView(p, func(d *dm.MetadataDump, meta string, args []string) {
 		for _, id := range ids {
-			tool := thinDumpDevice(t, meta, args, id)
+			tool := thinDumpDevice(t, meta, args, id, d.NrDataBlocks)
 			held := d.Device(id)
 			if held == nil || !reflect.DeepEqual(held.Mappings, tool.Mappings) {
 				t.Fatalf("thin %d: mappings from the held root %+v, thin_dump %+v", id, held, tool.Mappings)

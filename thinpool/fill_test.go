@@ -119,7 +119,7 @@ func testFillAutoextendData(t *testing.T) {
 	// fails its write at once instead of queueing, so "zero write errors"
 	// really means the pool never ran out.
 	p := e.pool(Config{Name: "fill", ErrorIfNoSpace: true}, 4<<20, initial, nil)
-	const vols, volSize = 3, 48 << 20
+	const vols, volSize = 3, 24 << 20
 	for id := uint32(1); id <= vols; id++ {
 		if err := p.CreateThin(ctx, id, volSize/dm.SectorSize); err != nil {
 			t.Fatal(err)
@@ -136,10 +136,10 @@ func testFillAutoextendData(t *testing.T) {
 	}
 	stopMon := startMonitor(p, 200*time.Millisecond)
 	defer stopMon()
-	watch := watchMode(ctx, p, 20*time.Millisecond)
+	watch := watchMode(ctx, p, 25*time.Millisecond)
 
 	// Round robin over the volumes, 1 MiB at a time, a flush every 8 MiB:
-	// 144 MiB of data into a 16 MiB pool.
+	// 72 MiB of data into a 16 MiB pool.
 	var werrs []error
 	start := time.Now()
 	for off := int64(0); off < volSize; off += fillWrite {

@@ -278,9 +278,12 @@ func thinDelta(t *testing.T, meta string, args []string, a, b uint32) []DeltaRan
 }
 
 // thinDumpDevice runs thin_dump on the tools' view and returns device id.
-func thinDumpDevice(t *testing.T, meta string, args []string, id uint32) *dm.DeviceDump {
+// A held root's superblock copy has its space map roots zeroed, so thin_dump
+// -m says nr_data_blocks="0"; nrData (the pool's) stands in for it.
+func thinDumpDevice(t *testing.T, meta string, args []string, id uint32, nrData uint64) *dm.DeviceDump {
 	t.Helper()
 	out := thinTool(t, "thin_dump", append(append([]string{}, args...), meta)...)
+	out = strings.Replace(out, `nr_data_blocks="0"`, fmt.Sprintf(`nr_data_blocks="%d"`, nrData), 1)
 	d, err := dm.ReadThinXML(strings.NewReader(out))
 	if err != nil {
 		t.Fatalf("parse thin_dump: %v", err)
