@@ -1,6 +1,7 @@
 package nbd
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -183,4 +184,18 @@ func (m *memDev) Close() error {
 	m.closed = true
 	m.mu.Unlock()
 	return nil
+}
+
+// flushCount and snapshot read the device under its lock (the test learns
+// of server progress through a socket, which the race detector cannot see).
+func (m *memDev) flushCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.flushes
+}
+
+func (m *memDev) snapshot() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.data)
 }
