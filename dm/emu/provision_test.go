@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/thinraft/thinraft/dm"
 )
@@ -158,4 +161,46 @@ func TestProvisionRunOutOfSpace(t *testing.T) {
 		t.Fatal("the blocks that fitted were not written")
 	}
 	tp.checkMeta()
+}
+
+// TestZeroingOfReusedBlocks: a partial write to a newly allocated block
+// reads zeros around it, whether the data block is a hole of the data
+// file, was written before and freed without passdown (its old contents
+// still in the file, possibly still dirty in the page cache), or the file
+// was preallocated.
+func TestZeroingOfReusedBlocks(t *testing.T) {
+	for _, prealloc := range []bool{false, true} {
+		tp := newTestPool(t, 4<<20, 16, dm.PoolFeatures{NoDiscardPassdown: true})
+		if prealloc {
+			f, err := os.OpenFile(tp.data, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Fallocate(int(f.Fd()), 0, 0, 16*testBlock); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+		tp.msg("create_thin 0")
+		bd := tp.thin("t0", 0, 16*testBlock)
+		mustWrite(t, bd, 0, fill(4*testBlock, 0xee))
+		if err := bd.Discard(0, 4*testBlock); err != nil {
+			t.Fatal(err)
+		}
+		if err := bd.Flush(); err != nil { // commit: the freed blocks become allocatable
+			t.Fatal(err)
+		}
+		for vb := int64(8); vb < 12; vb++ {
+			mustWrite(t, bd, vb*testBlock+8192, fill(4096, 0x11))
+			want := fill(testBlock, 0)
+			copy(want[8192:], fill(4096, 0x11))
+			if got := readBack(t, bd, vb*testBlock, testBlock); !bytes.Equal(got, want) {
+				t.Fatalf("prealloc %v: block %d: stale data around a partial write", prealloc, vb)
+			}
+			if b, _ := tp.dataBlockOf(0, uint64(vb)); b >= 4 {
+				t.Fatalf("block %d went to data block %d: the test wants reuse", vb, b)
+			}
+		}
+		tp.checkMeta()
+	}
 }

@@ -301,12 +301,43 @@ func (t *thinTarget) fill(vb, nb uint64, old uint64, boff int64, buf []byte, zer
 			return err
 		}
 	case zero:
-		if err := p.zeroData(dst, bb); err != nil {
-			return err
-		}
+		return p.writeZeroFilled(dst, boff, buf)
 	}
 	_, err := p.data.WriteAt(buf, dst+boff)
 	return ioErr(err)
+}
+
+// writeZeroFilled writes buf at boff into the new block at dst, with the
+// rest of the block zeros. Where the data file already reads as zeros
+// there (a hole or an unwritten extent of a sparse or preallocated file)
+// only buf is written; otherwise zeros and buf go down as one write of
+// the whole block, as a block device would get them. Punching a hole
+// instead would make the file system free and reallocate the block on
+// every reuse, which costs far more than writing it.
+func (p *pool) writeZeroFilled(dst, boff int64, buf []byte) error {
+	bb := p.blockBytes
+	if p.readsAsZeros(dst, bb) {
+		_, err := p.data.WriteAt(buf, dst+boff)
+		return ioErr(err)
+	}
+	blk := p.getBuf()
+	defer p.putBuf(blk)
+	clear(blk[:boff])
+	copy(blk[boff:], buf)
+	clear(blk[boff+int64(len(buf)):])
+	_, err := p.data.WriteAt(blk[:bb], dst)
+	return ioErr(err)
+}
+
+// readsAsZeros reports whether the data file holds no data in [off,
+// off+n): SEEK_DATA finds the next byte that is neither a hole nor an
+// unwritten extent without dirty pages. Any doubt answers false.
+func (p *pool) readsAsZeros(off, n int64) bool {
+	next, err := unix.Seek(p.dataFd, off, unix.SEEK_DATA)
+	if err == unix.ENXIO {
+		return true
+	}
+	return err == nil && next >= off+n
 }
 
 // copyData copies n bytes inside the data file (kcopyd's job).
@@ -337,28 +368,6 @@ func (p *pool) copyDataSlow(src, dst, n int64) error {
 			return ioErr(err)
 		}
 		src, dst, n = src+c, dst+c, n-c
-	}
-	return nil
-}
-
-// zeroData zeroes a block by punching a hole (falling back to writing
-// zeros where the file system cannot).
-func (p *pool) zeroData(off, n int64) error {
-	if unix.Fallocate(p.dataFd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n) == nil {
-		return nil
-	}
-	buf := p.getBuf()
-	defer p.putBuf(buf)
-	clear(buf)
-	for n > 0 {
-		c := int64(len(buf))
-		if c > n {
-			c = n
-		}
-		if _, err := p.data.WriteAt(buf[:c], off); err != nil {
-			return ioErr(err)
-		}
-		off, n = off+c, n-c
 	}
 	return nil
 }
