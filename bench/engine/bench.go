@@ -62,7 +62,7 @@ func oneRep(ctx context.Context, dir string, p params, cache string, c *content,
 			err = rerr
 		}
 	}()
-	pl, err := newPool(ctx, dir, 4*p.DeviceBytes+(16<<20), 64<<20, uint64(p.BlockBytes/512), p.ZeroNew)
+	pl, err := newPool(ctx, dir, 4*p.DeviceBytes+(16<<20), 64<<20, uint64(p.BlockBytes/512), p.ZeroNew, p.Provision)
 	if err != nil {
 		return err
 	}
@@ -79,11 +79,11 @@ func oneRep(ctx context.Context, dir string, p params, cache string, c *content,
 	}()
 
 	plain := &side{name: "plain", snapshot: func() error { return nil }}
-	if plain.a, err = newPlainDev(filepath.Join(dir, "plain-a"), p.DeviceBytes); err != nil {
+	if plain.a, err = newPlainDev(filepath.Join(dir, "plain-a"), p.DeviceBytes, p.Provision); err != nil {
 		return err
 	}
 	closers = append(closers, plain.a.Close)
-	if plain.b, err = newPlainDev(filepath.Join(dir, "plain-b"), p.DeviceBytes); err != nil {
+	if plain.b, err = newPlainDev(filepath.Join(dir, "plain-b"), p.DeviceBytes, p.Provision); err != nil {
 		return err
 	}
 	closers = append(closers, plain.b.Close)

@@ -45,7 +45,7 @@ func TestReportRatioAndGoals(t *testing.T) {
 		t.Fatal("all goals met with ratio 0.5")
 	}
 	for _, p := range r.Results {
-		if p.Ratio != 0.5 || p.Plain.MedianMiBs != 1 || p.Thin.MedianIOPS != 128 || p.IOBytes != 4096 {
+		if p.Ratio != 0.5 || p.PairedMedian != 0.5 || len(p.PairedRatios) != 1 || p.Plain.MedianMiBs != 1 || p.Thin.MedianIOPS != 128 || p.IOBytes != 4096 {
 			t.Fatalf("%s: %+v", p.Name, p)
 		}
 		if want := strings.HasPrefix(p.Name, "cow/"); p.MeetsGoal != want {
@@ -64,7 +64,7 @@ func TestReportRatioAndGoals(t *testing.T) {
 func TestBenchSmoke(t *testing.T) {
 	dir := t.TempDir()
 	p := params{DeviceBytes: 4 << 20, BlockBytes: 64 << 10, RandOps: 200, RandIOBytes: 4 << 10,
-		SeqIOBytes: 1 << 20, Reps: 2, Seed: 7, ZeroNew: true}
+		SeqIOBytes: 1 << 20, Reps: 2, Seed: 7, ZeroNew: true, Provision: provWritten}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var log bytes.Buffer

@@ -28,13 +28,14 @@ func run(args []string) error {
 	seed := fs.Int64("seed", 1, "seed of the data and the random offsets")
 	zero := fs.Bool("zero", true, "pool zeroes new blocks (the kernel's default; false = skip_block_zeroing)")
 	cache := fs.String("cache", "both", "page cache before each timed pattern: cold (dropped on both sides), warm (left as the previous flushed pattern left it), or both (a full run of each)")
+	prov := fs.String("provision", provWritten, "how both sides' backing files are created: sparse (truncate), fallocate, or written (zeros, like a device whose blocks all exist)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	p := params{
 		DeviceBytes: *mib << 20, BlockBytes: 64 << 10, RandOps: *ops, RandIOBytes: 4 << 10, SeqIOBytes: 1 << 20,
-		Reps: *reps, Seed: *seed, ZeroNew: *zero, FlushInTimed: true,
+		Reps: *reps, Seed: *seed, ZeroNew: *zero, Provision: *prov, FlushInTimed: true,
 		Method: "one process, one disk: buffered pwrite/pread on both sides (no O_DIRECT), queue depth 1; " +
 			"writes timed with their final fdatasync (plain) / Flush (thin: fdatasync + metadata commit); " +
 			"cold: both sides' files flushed and dropped from the page cache (posix_fadvise DONTNEED) before every timed pattern; " +
@@ -48,6 +49,9 @@ func run(args []string) error {
 		modes = []string{"warm", "cold"}
 	default:
 		return fmt.Errorf("-cache must be cold, warm or both, not %q", *cache)
+	}
+	if !validProvision(p.Provision) {
+		return fmt.Errorf("-provision must be sparse, fallocate or written, not %q", p.Provision)
 	}
 	if p.DeviceBytes <= 0 || p.DeviceBytes%p.SeqIOBytes != 0 || p.RandOps <= 0 || p.Reps <= 0 {
 		return errors.New("need -mib >= 1, -rand-ops >= 1, -reps >= 1")

@@ -17,6 +17,7 @@ type params struct {
 	Reps         int    `json:"reps"`
 	Seed         int64  `json:"seed"`
 	ZeroNew      bool   `json:"pool_zeroes_new_blocks"`
+	Provision    string `json:"backing_files"`
 	Method       string `json:"method"`
 	FlushInTimed bool   `json:"write_flush_in_timed_region"`
 }

@@ -43,17 +43,22 @@ type machine struct {
 }
 
 type pattern struct {
-	Name      string      `json:"pattern"`
-	Cache     string      `json:"cache"`
-	Phase     string      `json:"phase"`
-	IOBytes   int64       `json:"io_bytes"`
-	Ops       int         `json:"ops"`
-	Bytes     int64       `json:"bytes"`
-	Plain     sideSummary `json:"plain"`
-	Thin      sideSummary `json:"thin"`
-	Ratio     float64     `json:"ratio_thin_over_plain"`
-	Goal      float64     `json:"goal"`
-	MeetsGoal bool        `json:"meets_goal"`
+	Name    string      `json:"pattern"`
+	Cache   string      `json:"cache"`
+	Phase   string      `json:"phase"`
+	IOBytes int64       `json:"io_bytes"`
+	Ops     int         `json:"ops"`
+	Bytes   int64       `json:"bytes"`
+	Plain   sideSummary `json:"plain"`
+	Thin    sideSummary `json:"thin"`
+	Ratio   float64     `json:"ratio_thin_over_plain"`
+	// PairedRatios are plain/thin time per repetition: the two sides of a
+	// repetition ran back to back, so a pair shares the machine's load at
+	// that moment. Their spread shows how far one run can be trusted.
+	PairedRatios []float64 `json:"paired_ratios"`
+	PairedMedian float64   `json:"paired_ratio_median"`
+	Goal         float64   `json:"goal"`
+	MeetsGoal    bool      `json:"meets_goal"`
 }
 
 type sideSummary struct {
@@ -120,6 +125,12 @@ func summarizePattern(n string, sr *sideResults) pattern {
 	if pt.Thin.MedianSecs > 0 {
 		pt.Ratio = pt.Plain.MedianSecs / pt.Thin.MedianSecs
 	}
+	for i := 0; i < len(sr.Plain) && i < len(sr.Thin); i++ {
+		if sr.Thin[i].Elapsed > 0 {
+			pt.PairedRatios = append(pt.PairedRatios, sr.Plain[i].Elapsed.Seconds()/sr.Thin[i].Elapsed.Seconds())
+		}
+	}
+	pt.PairedMedian = median(pt.PairedRatios)
 	pt.MeetsGoal = pt.Ratio >= pt.Goal
 	return pt
 }
@@ -136,14 +147,14 @@ func (r *report) write(path string) error {
 }
 
 func (r *report) printTable(w io.Writer) {
-	fmt.Fprintf(w, "%-5s %-20s %12s %10s %12s %10s %7s %5s %s\n", "cache", "pattern", "plain MiB/s", "plain IOPS", "thin MiB/s", "thin IOPS", "ratio", "goal", "")
+	fmt.Fprintf(w, "%-5s %-20s %12s %10s %12s %10s %7s %7s %5s %s\n", "cache", "pattern", "plain MiB/s", "plain IOPS", "thin MiB/s", "thin IOPS", "ratio", "paired", "goal", "")
 	for _, p := range r.Results {
 		mark := "ok"
 		if !p.MeetsGoal {
 			mark = "BELOW GOAL"
 		}
-		fmt.Fprintf(w, "%-5s %-20s %12.1f %10.0f %12.1f %10.0f %7.2f %5.2f %s\n", p.Cache, p.Name,
-			p.Plain.MedianMiBs, p.Plain.MedianIOPS, p.Thin.MedianMiBs, p.Thin.MedianIOPS, p.Ratio, p.Goal, mark)
+		fmt.Fprintf(w, "%-5s %-20s %12.1f %10.0f %12.1f %10.0f %7.2f %7.2f %5.2f %s\n", p.Cache, p.Name,
+			p.Plain.MedianMiBs, p.Plain.MedianIOPS, p.Thin.MedianMiBs, p.Thin.MedianIOPS, p.Ratio, p.PairedMedian, p.Goal, mark)
 	}
 }
 

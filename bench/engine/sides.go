@@ -23,19 +23,15 @@ type dev interface {
 	Close() error
 }
 
-// plainDev is a sparse file written with pwrite and made durable with
+// plainDev is a file (provisioned as the pool's files are) written with pwrite and made durable with
 // fdatasync, as the engine's data file is.
 type plainDev struct {
 	f *os.File
 }
 
-func newPlainDev(path string, size int64) (*plainDev, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+func newPlainDev(path string, size int64, prov string) (*plainDev, error) {
+	f, err := createBacking(path, size, prov)
 	if err != nil {
-		return nil, fmt.Errorf("plain file: %w", err)
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("plain file: %w", err)
 	}
 	return &plainDev{f: f}, nil
@@ -69,7 +65,7 @@ type pool struct {
 	next  uint32
 }
 
-func newPool(ctx context.Context, dir string, dataBytes, metaBytes int64, blockSectors uint64, zero bool) (*pool, error) {
+func newPool(ctx context.Context, dir string, dataBytes, metaBytes int64, blockSectors uint64, zero bool, prov string) (*pool, error) {
 	eng, err := emu.New(emu.Options{Dir: dir})
 	if err != nil {
 		return nil, err
@@ -80,11 +76,11 @@ func newPool(ctx context.Context, dir string, dataBytes, metaBytes int64, blockS
 		size int64
 	}{{"meta", metaBytes}, {"data", dataBytes}} {
 		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path, nil, 0o644); err != nil {
-			eng.Close()
-			return nil, err
+		bf, err := createBacking(path, f.size, prov)
+		if err == nil {
+			err = bf.Close()
 		}
-		if err := os.Truncate(path, f.size); err != nil {
+		if err != nil {
 			eng.Close()
 			return nil, err
 		}
