@@ -276,7 +276,9 @@ func equalU32(a, b []uint32) bool { return slices.Equal(a, b) }
 // read-modify-writes of one sector lose one of them).
 func TestConcurrentUnalignedWrites(t *testing.T) {
 	dev := newMemDev(64 << 10)
-	v := newVolume(&Export{Device: dev})
+	// Reads that take a while widen the read-modify-write window, so the
+	// test fails reliably without the lock.
+	v := newVolume(&Export{Device: slowReads{dev}})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -333,6 +335,13 @@ func TestUnalignedIO(t *testing.T) {
 	if len(dev.discards) != 0 {
 		t.Fatalf("discards %v on a device that does not unmap", dev.discards)
 	}
+}
+
+type slowReads struct{ *memDev }
+
+func (s slowReads) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(50 * time.Microsecond)
+	return s.memDev.ReadAt(p, off)
 }
 
 // slowDev delays writes and counts concurrent ones.
