@@ -124,6 +124,11 @@ const (
 )
 
 func (f Finding) String() string {
+	if f.Kind == FindingTxnDrift {
+		// A drift is about the pool; the detail names the intent, if any.
+		return fmt.Sprintf("pool %s: %s (kernel txn %d, record txn %d): %s",
+			f.Pool, f.Kind, f.KernelTxn, f.RecordTxn, f.Detail)
+	}
 	return fmt.Sprintf("pool %s: %s (thin %d, kernel txn %d, record txn %d): %s",
 		f.Pool, f.Kind, f.ThinID, f.KernelTxn, f.RecordTxn, f.Detail)
 }

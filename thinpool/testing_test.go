@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/thinraft/thinraft/dm"
 	"github.com/thinraft/thinraft/dm/dmtest"
@@ -50,7 +52,36 @@ func newPoolRig(t testing.TB, env *dmtest.Env, cfg Config, metaSize, dataSize in
 		t.Fatal(err)
 	}
 	cfg.MetadataDev, cfg.DataDev = meta.Ref, data.Ref
+	// Registered after the Env's own cleanup, so it runs first: a test
+	// that stopped half-way leaves no device behind on the kernel.
+	t.Cleanup(func() { removeLeftovers(env, cfg.Name) })
 	return &poolRig{Cfg: cfg, Meta: meta, Data: data, RecordPath: filepath.Join(env.Dir(), cfg.Name+".record.json")}
+}
+
+// removeLeftovers removes the pool's devices (thins first) if a test left
+// them; errors are ignored, this is best effort after a failure.
+func removeLeftovers(env *dmtest.Env, pool string) {
+	ctl, err := env.Reopen()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := DMPrefix + pool
+	devs, err := ctl.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, d := range devs {
+		if strings.HasPrefix(d.Name, name+"-") {
+			_ = ctl.Resume(ctx, d.Name)
+			_ = ctl.Remove(ctx, d.Name, dm.RemoveOptions{Retries: 5})
+		}
+	}
+	if _, err := ctl.Info(ctx, name); err == nil {
+		_ = ctl.Resume(ctx, name)
+		_ = ctl.Remove(ctx, name, dm.RemoveOptions{Retries: 5})
+	}
 }
 
 // grower grows the rig's backing files, refreshing loop devices on the kernel.

@@ -115,6 +115,9 @@ func (p *Pool) OpenThin(ctx context.Context, id uint32) (dm.BlockDevice, error) 
 func (p *Pool) ResizeThin(ctx context.Context, id uint32, sizeSectors uint64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.quarantined) > 0 {
+		return fmt.Errorf("pool %s: %w: %s", p.cfg.Name, ErrQuarantined, p.quarantined[0])
+	}
 	st, err := p.rec.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("pool %s: %w", p.cfg.Name, err)
