@@ -1,7 +1,9 @@
 package thinpool
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -94,5 +96,58 @@ func TestComputeUsageKnownDump(t *testing.T) {
 	want := []VolumeUsage{{ThinID: 1, Mapped: 4, Exclusive: 2, Shared: 2}, {ThinID: 2}, {ThinID: 3, Mapped: 5, Exclusive: 3, Shared: 2}}
 	if !reflect.DeepEqual(u.Volumes, want) || u.UsedBlocks != 7 || u.BlockSize != 65536 || u.Transaction != 4 {
 		t.Fatalf("usage %+v", u)
+	}
+}
+
+// naiveUsage counts references block by block: the obvious definition
+// ComputeUsage's run sweep must agree with.
+func naiveUsage(d *dm.MetadataDump) (used uint64, vols []VolumeUsage) {
+	refs := map[uint64]int{}
+	for _, dev := range d.Devices {
+		for _, m := range dev.Mappings {
+			for i := uint64(0); i < m.Length; i++ {
+				refs[m.DataBlock+i]++
+			}
+		}
+	}
+	for _, dev := range d.Devices {
+		v := VolumeUsage{ThinID: dev.ID}
+		for _, m := range dev.Mappings {
+			for i := uint64(0); i < m.Length; i++ {
+				v.Mapped++
+				if refs[m.DataBlock+i] == 1 {
+					v.Exclusive++
+				}
+			}
+		}
+		v.Shared = v.Mapped - v.Exclusive
+		vols = append(vols, v)
+	}
+	sort.Slice(vols, func(i, j int) bool { return vols[i].ThinID < vols[j].ThinID })
+	return uint64(len(refs)), vols
+}
+
+func TestComputeUsageMatchesBlockCount(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	for iter := 0; iter < 500; iter++ {
+		d := &dm.MetadataDump{DataBlockSectors: 128}
+		ndev := 1 + rng.IntN(5)
+		span := uint64(1 + rng.IntN(200))
+		for id := 0; id < ndev; id++ {
+			dev := dm.DeviceDump{ID: uint32(id * 3)}
+			var vb uint64
+			for r := rng.IntN(6); r > 0; r-- {
+				vb += uint64(rng.IntN(10))
+				n := uint64(1 + rng.IntN(30))
+				dev.Mappings = append(dev.Mappings, dm.Mapping{OriginBlock: vb, DataBlock: uint64(rng.Int64N(int64(span))), Length: n})
+				vb += n
+			}
+			d.Devices = append(d.Devices, dev)
+		}
+		u := ComputeUsage(d)
+		used, vols := naiveUsage(d)
+		if u.UsedBlocks != used || !reflect.DeepEqual(u.Volumes, vols) {
+			t.Fatalf("dump %+v:\n sweep %d %+v\n naive %d %+v", d.Devices, u.UsedBlocks, u.Volumes, used, vols)
+		}
 	}
 }
