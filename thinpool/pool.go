@@ -176,7 +176,10 @@ func (p *Pool) table(ctx context.Context) (dm.Table, error) {
 
 // Status returns the pool's parsed status line.
 func (p *Pool) Status(ctx context.Context) (dm.PoolStatus, error) {
-	st, err := p.ctl.Status(ctx, p.DMName(), dm.StatusOptions{})
+	// NoFlush: the counts and the transaction id come from the pool's
+	// in-core metadata either way; a commit per status would double the
+	// metadata IO of every protocol step.
+	st, err := p.ctl.Status(ctx, p.DMName(), dm.StatusOptions{NoFlush: true})
 	if err != nil {
 		return dm.PoolStatus{}, fmt.Errorf("pool %s: status: %w", p.cfg.Name, err)
 	}

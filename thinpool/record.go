@@ -65,6 +65,8 @@ type PoolState struct {
 	Pending *Intent
 	// Quarantined lists what reconcile could not explain, newest last.
 	Quarantined []Finding
+
+	seq uint64 // FileRecord's last applied log entry
 }
 
 // Record is the caller's durable record of a pool (the Raft record in the

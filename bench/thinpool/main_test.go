@@ -135,6 +135,15 @@ func runKernel(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	ps, err := p.Status(ctx)
+	if err != nil {
+		return err
+	}
+	raw, err := measureRaw(ctx, ctl, p.DMName(), 50, 1<<20, ps.TransactionID)
+	if err != nil {
+		return err
+	}
+	rates = append(rates, raw...)
 	if err := p.Deactivate(ctx); err != nil {
 		return err
 	}
