@@ -109,6 +109,63 @@ func TestFill(t *testing.T) {
 	t.Run("autoextend-data", testFillAutoextendData)
 	t.Run("no-room-refuses-before-full", testFillNoRoom)
 	t.Run("autoextend-metadata", testFillAutoextendMetadata)
+	t.Run("periodic-check", testFillPeriodic)
+}
+
+// testFillPeriodic: with the low-water mark set at one block, no event
+// comes before the pool is nearly full; the Monitor's periodic check alone
+// grows a pool a writer left over the threshold.
+func testFillPeriodic(t *testing.T) {
+	e := newSpaceEnv(t)
+	ctx := e.ctx
+	const initial = 16 << 20
+	p := e.pool(Config{Name: "periodic", LowWaterBlocks: 1}, 4<<20, initial, nil)
+	if err := p.CreateThin(ctx, 1, 32<<20/dm.SectorSize); err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.OpenThin(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	before, err := p.ctl.Info(ctx, p.DMName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Monitor's first check finds an empty pool; only a later,
+	// timer-driven check can see the writes.
+	stopMon := startMonitor(p, 300*time.Millisecond)
+	defer stopMon()
+	time.Sleep(100 * time.Millisecond)
+	const n = 13 << 20 // 81%: over the threshold, far from the low-water mark
+	if _, err := d.WriteAt(pattern(1, 0, n), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := mustSpace(t, p)
+		if s.DataTotal > initial/fillChunk {
+			t.Logf("periodic check grew data to %d blocks (%.1f%% used)", s.DataTotal, s.DataPercent)
+			if s.DataPercent >= float64(p.cfg.Autoextend.ThresholdPercent) {
+				t.Fatalf("grown, but still %.1f%% used", s.DataPercent)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("data at %.1f%% for 30s and the periodic check did not grow it", s.DataPercent)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopMon()
+	// For the record: the pool raised no low-water event before the growth.
+	after, err := p.ctl.Info(ctx, p.DMName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pool events %d -> %d", before.EventNr, after.EventNr)
 }
 
 func testFillAutoextendData(t *testing.T) {
@@ -134,7 +191,9 @@ func testFillAutoextendData(t *testing.T) {
 		defer d.Close()
 		devs[i] = d
 	}
-	stopMon := startMonitor(p, 200*time.Millisecond)
+	// An hour between periodic checks: only the pool's low-water event can
+	// wake the Monitor in time, so this is the event path under test.
+	stopMon := startMonitor(p, time.Hour)
 	defer stopMon()
 	watch := watchMode(ctx, p, 25*time.Millisecond)
 
