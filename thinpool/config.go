@@ -24,8 +24,10 @@ type Config struct {
 	SkipZeroing bool
 	// Discards is ignore, nopassdown or passdown (default).
 	Discards dm.DiscardMode
-	// LowWaterBlocks raises a pool event when free data blocks fall to it
-	// (default: 1% of the data blocks, at least 1).
+	// LowWaterBlocks raises a pool event when free data blocks fall to it.
+	// The default follows the data device: the blocks left free at the
+	// autoextend threshold, so the event is "data reached the threshold"
+	// and wakes Monitor exactly when it has work.
 	LowWaterBlocks uint64
 	// ErrorIfNoSpace fails writes at once when the pool is full instead of
 	// queueing them for the kernel's no_space_timeout.
