@@ -21,6 +21,7 @@ var (
 	kernelJSON = flag.String("bench.kernel-json", "", "kernel-mode output to merge into the results (engine mode)")
 	nOps       = flag.Int("bench.n", 200, "creates, snapshots and deletes each for thinraft")
 	lvmN       = flag.Int("bench.lvm-n", 20, "creates, snapshots and removes each for LVM")
+	nbdMiB     = flag.Int64("bench.nbd-mib", 128, "volume size of the NBD throughput patterns, MiB")
 )
 
 // marker prefixes the kernel half's JSON line on the VM console.
@@ -85,8 +86,13 @@ func runEngine(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	nbdRes, err := measureNBD(ctx, p, dir, *nbdMiB<<20, 8192, 3)
+	if err != nil {
+		return err
+	}
 	r := newReport()
 	r.Engine = &Side{Engine: "emu", Rates: rates}
+	r.NBD = nbdRes
 	if *kernelJSON != "" {
 		b, err := os.ReadFile(*kernelJSON)
 		if err != nil {
