@@ -24,8 +24,9 @@ type ReconcileReport struct {
 // fresh metadata snapshot) with the record and makes them agree where the
 // record explains the difference:
 //
-//   - a pending intent with the kernel at ToTxn: the crash came after
-//     set_transaction_id; roll the record forward;
+//   - a pending intent with the kernel at ToTxn and the intent's effect
+//     visible (the thin id present, or gone for a delete): the crash came
+//     after set_transaction_id; roll the record forward;
 //   - a pending intent with the kernel at FromTxn: redo it (Execute is
 //     idempotent: EEXIST / ENODATA from an earlier attempt count as done);
 //     if the redo is refused for good (origin gone, no space) the partial
@@ -86,6 +87,14 @@ func (p *Pool) Reconcile(ctx context.Context) (ReconcileReport, error) {
 func (p *Pool) settle(ctx context.Context, in Intent, ps dm.PoolStatus, rep *ReconcileReport) error {
 	switch ps.TransactionID {
 	case in.ToTxn():
+		f, err := p.checkApplied(ctx, in, ps)
+		if err != nil {
+			return err
+		}
+		if f != nil {
+			rep.Findings = append(rep.Findings, *f)
+			return nil
+		}
 		rep.Actions = append(rep.Actions, "roll forward "+in.String())
 		return p.complete(ctx, in)
 	case in.FromTxn:

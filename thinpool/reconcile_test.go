@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func (f *reconcileFixture) wantQuarantined(kind FindingKind, id int64) {
 		t.Errorf("kernel thin ids changed from %s to %s", idList(kernelBefore), idList(kernelAfter))
 	}
 	recAfter := f.record()
-	if recAfter.TxnID != recBefore.TxnID || fmt.Sprint(recAfter.Thins) != fmt.Sprint(recBefore.Thins) || recAfter.Pending != nil {
+	if recAfter.TxnID != recBefore.TxnID || fmt.Sprint(recAfter.Thins) != fmt.Sprint(recBefore.Thins) || !reflect.DeepEqual(recAfter.Pending, recBefore.Pending) {
 		t.Errorf("record changed: %+v -> %+v", recBefore, recAfter)
 	}
 
@@ -231,6 +232,25 @@ func TestReconcileQuarantine(t *testing.T) {
 		// Thin 2 was empty: recreating the id restores what the record
 		// says (a volume with data would be restored from a backup).
 		f.resolve(dm.CreateThinMsg(2))
+	})
+	t.Run("foreign-txn-bump-then-create", func(t *testing.T) {
+		f := newReconcileFixture(t, "rq6")
+		// Someone moves the transaction id by one; the next create must
+		// not take the kernel's T+1 for its own completed step.
+		f.raw(dm.SetTransactionIDMsg(2, 3))
+		err := f.pool.CreateThin(f.ctx, 3, crashVolSects)
+		if !errors.Is(err, ErrQuarantined) {
+			t.Fatalf("create after a foreign transaction bump: %v, want ErrQuarantined", err)
+		}
+		if st := f.record(); st.TxnID != 2 || st.Thins[3] != (ThinRecord{}) {
+			t.Fatalf("the record acknowledged a volume the kernel lacks: %+v", st)
+		}
+		f.wantQuarantined(FindingTxnDrift, 3)
+		// Put the kernel back; the pending create is then redone.
+		f.resolve(dm.SetTransactionIDMsg(3, 2))
+		if st := f.record(); st.TxnID != 4 || st.Pending != nil {
+			t.Errorf("after the fix: %+v", st)
+		}
 	})
 	t.Run("pending-intent-with-drift", func(t *testing.T) {
 		f := newReconcileFixture(t, "rq5")

@@ -49,6 +49,13 @@ func (p *Pool) execute(ctx context.Context, in Intent, redo bool) error {
 	}
 	switch ps.TransactionID {
 	case in.ToTxn():
+		f, err := p.checkApplied(ctx, in, ps)
+		if err != nil {
+			return err
+		}
+		if f != nil {
+			return p.quarantine(ctx, *f)
+		}
 		p.log.Info("kernel already at target transaction; completing record", "intent", in.String())
 		return p.complete(ctx, in)
 	case in.FromTxn:
@@ -78,6 +85,29 @@ func (p *Pool) execute(ctx context.Context, in Intent, redo bool) error {
 		return err
 	}
 	return p.complete(ctx, in)
+}
+
+// checkApplied is the proof a roll forward needs: the kernel at in.ToTxn()
+// must also show in's effect (the thin id present after a create or
+// snapshot, absent after a delete). A transaction id moved by someone else
+// looks the same from the status line alone, and completing the record
+// then would acknowledge a volume that does not exist. It returns the
+// finding when the effect is missing.
+func (p *Pool) checkApplied(ctx context.Context, in Intent, ps dm.PoolStatus) (*Finding, error) {
+	var exists bool
+	err := p.withMetadata(ctx, true, func(d *dm.MetadataDump) error {
+		exists = d.Device(in.ThinID) != nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if exists == (in.Op != OpDelete) {
+		return nil, nil
+	}
+	return &Finding{Pool: p.cfg.Name, Kind: FindingTxnDrift, ThinID: in.ThinID, KernelTxn: ps.TransactionID, RecordTxn: in.FromTxn,
+		Detail: fmt.Sprintf("the kernel is at the transaction id of %s but thin %d is %s: something else moved the transaction id",
+			in, in.ThinID, map[bool]string{true: "present", false: "absent"}[exists])}, nil
 }
 
 func (p *Pool) complete(ctx context.Context, in Intent) error {
