@@ -95,15 +95,10 @@ func (b *blockDevice) Discard(off, length int64) error {
 	return b.e.deviceDiscard(b.d, off, length)
 }
 
-// Size is the live table's length.
-func (b *blockDevice) Size() int64 {
-	b.e.mu.Lock()
-	defer b.e.mu.Unlock()
-	if b.d.live == nil {
-		return 0
-	}
-	return int64(b.d.live.size()) * dm.SectorSize
-}
+// Size is the live table's length. Every IO asks, so it reads an atomic
+// rather than taking the engine's lock, which control operations hold
+// across commits (fdatasync).
+func (b *blockDevice) Size() int64 { return b.d.size.Load() }
 
 func (b *blockDevice) Close() error {
 	b.once.Do(func() {

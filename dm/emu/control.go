@@ -170,6 +170,7 @@ func (e *Engine) resumeLocked(d *device) error {
 		}
 		old = d.live
 		d.live, d.inactive = d.inactive, nil
+		d.size.Store(int64(d.live.size()) * dm.SectorSize)
 		d.suspended = true
 	}
 	if d.live == nil {

@@ -120,8 +120,11 @@ type device struct {
 	inactive  *tableInst
 	suspended bool
 	opens     int32 // BlockDevice handles and tables that reference it
-	gate      *gate
-	removed   bool
+	// size is the live table's length in bytes, kept with live (under
+	// the engine's lock) for the IO path, which reads it without.
+	size    atomic.Int64
+	gate    *gate
+	removed bool
 
 	evMu    sync.Mutex
 	eventNr uint32

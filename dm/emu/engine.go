@@ -208,6 +208,7 @@ func (e *Engine) teardown(d *device) error {
 	d.inactive.destroy()
 	d.live.destroy()
 	d.live, d.inactive = nil, nil
+	d.size.Store(0)
 	delete(e.devs, d.name)
 	return err
 }
