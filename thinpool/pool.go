@@ -135,13 +135,21 @@ func (p *Pool) adopt(ctx context.Context, info dm.DeviceInfo) error {
 		}
 		grow = ps.TotalMetaBlocks < uint64(min(metaSize, maxMetadataBytes)/metaBlockSize)
 	}
-	switch {
-	case grow:
+	if grow {
 		if err := p.ctl.Load(ctx, p.DMName(), want); err != nil {
-			return fmt.Errorf("pool %s: finish an interrupted extension: reload: %w", p.cfg.Name, err)
+			// A crash between growing a file and refreshing its loop
+			// device leaves a device smaller than the file. The pool
+			// works at its old size; the next autoextend grows and
+			// refreshes again.
+			p.log.Warn("could not finish an interrupted extension; the pool keeps its size", "err", err)
+			grow = false
+		} else {
+			p.log.Info("finishing an interrupted extension", "from_sectors", live.Size(), "to_sectors", want.Size())
 		}
-		p.log.Info("finishing an interrupted extension", "from_sectors", live.Size(), "to_sectors", want.Size())
-	case info.InactiveTable:
+	}
+	if !grow && info.InactiveTable {
+		// A staged table nobody will resume: never let a later resume
+		// swap in something this process did not choose.
 		if err := p.ctl.ClearInactive(ctx, p.DMName()); err != nil {
 			return fmt.Errorf("pool %s: drop a stale staged table: %w", p.cfg.Name, err)
 		}
