@@ -2,7 +2,8 @@
 
 # bench: the userspace engine's thin device vs a plain file on the same
 # disk; writes bench/results/engine.json and prints the table. A few
-# minutes on 2 cores. BENCH_FLAGS passes e.g. -reps 3 -mib 64 -zero=false.
+# minutes on 2 cores. BENCH_FLAGS passes e.g. -reps 3 -mib 64 -zero=false
+# -provision sparse.
 BENCH_FLAGS ?=
 bench:
 	$(GO) run ./bench/engine $(BENCH_FLAGS)

@@ -41,7 +41,7 @@ func TestReportRatioAndGoals(t *testing.T) {
 		}
 	}
 	r := newReport(params{}, []modeResults{{cache: "warm", res: res}}, "ext4", time.Second)
-	if r.AllGoals {
+	if r.AllGoals || r.HeadlineGoals {
 		t.Fatal("all goals met with ratio 0.5")
 	}
 	for _, p := range r.Results {
@@ -54,7 +54,7 @@ func TestReportRatioAndGoals(t *testing.T) {
 	}
 	var b bytes.Buffer
 	r.printTable(&b)
-	if !strings.Contains(b.String(), "BELOW GOAL") || strings.Count(b.String(), "\n") != len(patternNames)+1 {
+	if !strings.Contains(b.String(), "BELOW GOAL") || strings.Count(b.String(), "\n") != len(patternNames)+2 {
 		t.Fatalf("table:\n%s", b.String())
 	}
 }
@@ -108,5 +108,33 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if len(entries) != 1 {
 		t.Fatalf("scratch left behind: %v", entries)
+	}
+}
+
+// TestHeadlineGoals: the headline verdict looks at the warm regime only,
+// and is false when warm was not run.
+func TestHeadlineGoals(t *testing.T) {
+	mk := func(thin time.Duration) map[string]*sideResults {
+		res := map[string]*sideResults{}
+		for _, n := range patternNames {
+			res[n] = &sideResults{
+				Plain: []timing{{Bytes: 1 << 20, Ops: 1, Elapsed: time.Second}},
+				Thin:  []timing{{Bytes: 1 << 20, Ops: 1, Elapsed: thin}},
+			}
+		}
+		return res
+	}
+	fast, slow := mk(time.Second), mk(10*time.Second)
+	r := newReport(params{}, []modeResults{{"warm", fast}, {"cold", slow}}, "ext4", time.Second)
+	if !r.HeadlineGoals || r.AllGoals || r.Headline != "warm" {
+		t.Fatalf("warm fast, cold slow: headline %v, all %v", r.HeadlineGoals, r.AllGoals)
+	}
+	r = newReport(params{}, []modeResults{{"warm", slow}, {"cold", fast}}, "ext4", time.Second)
+	if r.HeadlineGoals || r.AllGoals {
+		t.Fatalf("warm slow: headline %v, all %v", r.HeadlineGoals, r.AllGoals)
+	}
+	r = newReport(params{}, []modeResults{{"cold", fast}}, "ext4", time.Second)
+	if r.HeadlineGoals || !r.AllGoals {
+		t.Fatalf("cold only: headline %v, all %v", r.HeadlineGoals, r.AllGoals)
 	}
 }

@@ -7,7 +7,10 @@
 // fresh devices, 1 MiB sequential reads and 4 KiB random reads of written
 // data, and after a snapshot of the written device the same writes again
 // (on the thin side every first write to a shared block is a copy-on-write;
-// the plain file just overwrites). Both sides use buffered pwrite/pread,
+// the plain file just overwrites). Every backing file (the plain files, the
+// pool's metadata and data files) is created the same way, by default
+// written in full with zeros first, like a device whose blocks all exist
+// (-provision sparse|fallocate|written). Both sides use buffered pwrite/pread,
 // queue depth 1. Writes are timed with their final flush (fdatasync on the
 // file, Flush on the thin device, which also commits the pool's metadata).
 // Every pattern runs under two page-cache regimes, both applied to both
@@ -16,8 +19,11 @@
 // engine's own overhead) and cold (before every timed pattern both sides'
 // files are flushed and dropped with posix_fadvise(DONTNEED): reads and
 // copy-on-write copies go to the disk). Each pattern is repeated, the
-// order of the two sides alternating between repetitions, and the median
-// is reported. docs/bench.md explains the choices and the results.
+// order of the two sides alternating between repetitions; the ratio of the
+// median times is reported, with the per-repetition ratios of the two
+// sides run back to back beside it. The goals are judged on the warm
+// regime (headline_cache); docs/bench.md explains the choices and the
+// results.
 //
 // It imports dm and dm/emu and nothing else of thinraft. It is a program,
 // not a test: timing assertions in unit tests are flaky on shared 2-core

@@ -22,6 +22,12 @@ const (
 	goalCOW   = 0.50
 )
 
+// headlineCache is the regime the goals are judged on: warm, where reads
+// and copies come from memory, so the ratio is the engine's own overhead,
+// which is what the bench exists to measure. Cold ratios are reported next
+// to it; docs/bench.md says what bounds them.
+const headlineCache = "warm"
+
 type report struct {
 	Machine   machine   `json:"machine"`
 	GoVersion string    `json:"go_version"`
@@ -29,7 +35,11 @@ type report struct {
 	Seconds   float64   `json:"wall_seconds"`
 	Params    params    `json:"params"`
 	Results   []pattern `json:"results"`
-	AllGoals  bool      `json:"all_goals_met"`
+	// AllGoals is every pattern in every regime run; HeadlineGoals only
+	// those of the headline regime (false when it was not run).
+	AllGoals      bool   `json:"all_goals_met"`
+	Headline      string `json:"headline_cache"`
+	HeadlineGoals bool   `json:"headline_goals_met"`
 }
 
 type machine struct {
@@ -98,12 +108,21 @@ func summarize(ts []timing) sideSummary {
 
 func newReport(p params, modes []modeResults, fsType string, wall time.Duration) *report {
 	r := &report{Machine: hostInfo(fsType), GoVersion: runtime.Version(),
-		Date: time.Now().UTC().Format(time.RFC3339), Seconds: wall.Seconds(), Params: p, AllGoals: true}
+		Date: time.Now().UTC().Format(time.RFC3339), Seconds: wall.Seconds(), Params: p, AllGoals: true,
+		Headline: headlineCache}
+	for _, m := range modes {
+		if m.cache == headlineCache {
+			r.HeadlineGoals = true
+		}
+	}
 	for _, m := range modes {
 		for _, n := range patternNames {
 			pt := summarizePattern(n, m.res[n])
 			pt.Cache = m.cache
 			r.AllGoals = r.AllGoals && pt.MeetsGoal
+			if m.cache == headlineCache {
+				r.HeadlineGoals = r.HeadlineGoals && pt.MeetsGoal
+			}
 			r.Results = append(r.Results, pt)
 		}
 	}
@@ -156,6 +175,7 @@ func (r *report) printTable(w io.Writer) {
 		fmt.Fprintf(w, "%-5s %-20s %12.1f %10.0f %12.1f %10.0f %7.2f %7.2f %5.2f %s\n", p.Cache, p.Name,
 			p.Plain.MedianMiBs, p.Plain.MedianIOPS, p.Thin.MedianMiBs, p.Thin.MedianIOPS, p.Ratio, p.PairedMedian, p.Goal, mark)
 	}
+	fmt.Fprintf(w, "goals met in the headline regime (%s): %v; in every regime run: %v\n", r.Headline, r.HeadlineGoals, r.AllGoals)
 }
 
 func hostInfo(fsType string) machine {
