@@ -1,0 +1,219 @@
+package raftnode
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Result is one committed command: its log index and what the FSM's Apply
+// returned for it (an FSM signals a rejected command through its response;
+// that is not a Raft error).
+type Result struct {
+	Index    uint64
+	Response any
+}
+
+// Apply commits cmd through the leader's log and returns the FSM's
+// response once this node's FSM has applied it. On a follower it fails
+// with a *NotLeaderError naming the leader. Concurrent calls are batched
+// by raft into shared disk writes and AppendEntries rounds.
+func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	f := n.raft.Apply(cmd, enqueueTimeout(ctx))
+	if err := waitFuture(ctx, f); err != nil {
+		return Result{}, n.classify("apply", err)
+	}
+	return Result{Index: f.Index(), Response: f.Response()}, nil
+}
+
+// ApplyBatch enqueues all cmds at once and waits for all of them: one
+// caller's way to fill raft's batches without a goroutine per command.
+// results[i] belongs to cmds[i]; errs[i] is its error (nil on commit).
+func (n *Node) ApplyBatch(ctx context.Context, cmds [][]byte) (results []Result, errs []error) {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	futures := make([]raft.ApplyFuture, len(cmds))
+	for i, c := range cmds {
+		futures[i] = n.raft.Apply(c, enqueueTimeout(ctx))
+	}
+	results = make([]Result, len(cmds))
+	errs = make([]error, len(cmds))
+	for i, f := range futures {
+		if err := waitFuture(ctx, f); err != nil {
+			errs[i] = n.classify("apply", err)
+			continue
+		}
+		results[i] = Result{Index: f.Index(), Response: f.Response()}
+	}
+	return results, errs
+}
+
+// Barrier returns once every command committed before it has been applied
+// to this node's FSM. Leader only.
+func (n *Node) Barrier(ctx context.Context) error {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	return n.classify("barrier", waitFuture(ctx, n.raft.Barrier(enqueueTimeout(ctx))))
+}
+
+// VerifyLeader confirms with a quorum that this node is still the leader.
+func (n *Node) VerifyLeader(ctx context.Context) error {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	return n.classify("verify leader", waitFuture(ctx, n.raft.VerifyLeader()))
+}
+
+// LinearizableRead returns when a read of the local FSM reflects every
+// command acknowledged before the call: the ReadIndex protocol. It takes
+// the leader's commit index, confirms leadership with a quorum, and waits
+// until the FSM has applied that index. Two cases need a barrier instead:
+// a leader that has not yet committed an entry in its own term (its commit
+// index may trail what the previous leader acknowledged), and a commit index
+// at a no-op or configuration entry the FSM never sees. Concurrent reads
+// that need a barrier share one.
+func (n *Node) LinearizableRead(ctx context.Context) error {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	if n.raft.State() != raft.Leader {
+		return n.classify("read", raft.ErrNotLeader)
+	}
+	term := n.raft.CurrentTerm()
+	readIdx := n.raft.CommitIndex()
+	if err := n.VerifyLeader(ctx); err != nil {
+		return err
+	}
+	if n.readyTerm.Load() == term && n.fsm.applied() >= readIdx {
+		return nil
+	}
+	if err := n.sharedBarrier(ctx); err != nil {
+		return err
+	}
+	if n.raft.CurrentTerm() == term {
+		n.readyTerm.Store(term)
+	}
+	return nil
+}
+
+// barrierCall is one in-flight barrier that readers join.
+type barrierCall struct {
+	done chan struct{}
+	err  error
+}
+
+// sharedBarrier joins the barrier in flight or starts one. Joining one that
+// started before this reader is safe: while it is pending the FSM has not
+// applied its index, so it has not applied (or acknowledged) any later
+// command either; once it completes, everything acknowledged before this
+// reader arrived is applied.
+func (n *Node) sharedBarrier(ctx context.Context) error {
+	n.barrierMu.Lock()
+	c := n.barrier
+	if c == nil {
+		c = &barrierCall{done: make(chan struct{})}
+		n.barrier = c
+		go func() {
+			bctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			c.err = n.Barrier(bctx)
+			cancel()
+			n.barrierMu.Lock()
+			n.barrier = nil
+			n.barrierMu.Unlock()
+			close(c.done)
+		}()
+	}
+	n.barrierMu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("read: %w", ctx.Err())
+	}
+}
+
+// bound gives ctx the node's default deadline if it has none.
+func (n *Node) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+}
+
+// enqueueTimeout is how long raft may wait to accept a command: the
+// context's remaining time.
+func enqueueTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if t := time.Until(d); t > 0 {
+			return t
+		}
+		return time.Millisecond
+	}
+	return 0
+}
+
+// waitFuture waits for f or ctx. A context that ends first leaves the
+// command's fate open, hence ErrOutcomeUnknown.
+func waitFuture(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())
+	}
+}
+
+// fsmTracker wraps the caller's FSM to record the index of the last
+// command it has finished applying (raft's AppliedIndex counts commands
+// handed to the FSM, not ones it has applied).
+type fsmTracker interface {
+	raft.FSM
+	applied() uint64
+}
+
+type trackedFSM struct {
+	inner raft.FSM
+	idx   atomic.Uint64
+}
+
+func (t *trackedFSM) Apply(l *raft.Log) any {
+	r := t.inner.Apply(l)
+	t.idx.Store(l.Index)
+	return r
+}
+
+func (t *trackedFSM) Snapshot() (raft.FSMSnapshot, error) { return t.inner.Snapshot() }
+
+// Restore leaves the index alone: a restore only moves the state forward,
+// and reads after it take the barrier path until the next command.
+func (t *trackedFSM) Restore(rc io.ReadCloser) error { return t.inner.Restore(rc) }
+
+func (t *trackedFSM) applied() uint64 { return t.idx.Load() }
+
+// trackedBatchFSM keeps raft.BatchingFSM visible to raft when the caller's
+// FSM implements it.
+type trackedBatchFSM struct {
+	trackedFSM
+	batch raft.BatchingFSM
+}
+
+func (t *trackedBatchFSM) ApplyBatch(logs []*raft.Log) []any {
+	r := t.batch.ApplyBatch(logs)
+	if len(logs) > 0 {
+		t.idx.Store(logs[len(logs)-1].Index)
+	}
+	return r
+}
+
+func newTracker(f raft.FSM) fsmTracker {
+	if b, ok := f.(raft.BatchingFSM); ok {
+		return &trackedBatchFSM{trackedFSM: trackedFSM{inner: f}, batch: b}
+	}
+	return &trackedFSM{inner: f}
+}
