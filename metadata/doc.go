@@ -1,7 +1,36 @@
-// Package metadata holds the replicated model (cluster, nodes, pools,
-// volumes, snapshots) and its Raft FSM. It arrives with issue 5; until then
-// it holds no code.
+// Package metadata holds thinraft's replicated model — nodes, volume
+// groups, pools with their kernel transaction ids, volumes and snapshots,
+// and the queue of intents that drive each pool's kernel — and its Raft
+// state machine (FSM).
 //
-// Imports: the standard library and the Raft library only; never cluster,
-// cli or driver.
+// Design. Every change is a Command (a JSON envelope with a type, the
+// leader's timestamp and a payload) committed to the Raft log and applied
+// by FSM.Apply on every replica. Apply validates the command completely
+// (LVM's name rules, sizes, quotas, states) and either applies it or returns
+// a Result carrying a typed *Error; it never reads a clock, draws a random
+// number, lets map order reach its output, or does IO, so every replica
+// computes the same state and the same results. uuids are chosen by the
+// leader and carried in the payload; intent ids come from the Raft index.
+//
+// A command that changes a pool's set of thin devices (create, snapshot,
+// delete, revert) does not touch the kernel: it records the change in the
+// model (a volume in state creating, deleting, ...) and appends an Intent to
+// its pool's queue. The pool's agent executes the queue head as one kernel
+// transaction per batch and reports it with intent_complete (or refuses
+// intents with intent_abandon). Queue position fixes each intent's
+// transaction ids: intent i of the queue moves the kernel from pool.TxnID+i
+// to pool.TxnID+i+1, completions arrive in queue order, and an abandon
+// renumbers what follows it. docs/metadata.md has the lifecycle and the
+// batch protocol.
+//
+// Performance. The state is a set of maps keyed by uuid with name indexes
+// (VG/name -> uuid, an ordered name set per VG for paging), a thin-id map
+// and an intent queue per pool; a command touches a bounded number of
+// entries, never the whole model. Readers take a read lock for one View;
+// Snapshot copies values under the read lock and encodes outside it;
+// Restore builds a new state aside and swaps it in.
+//
+// Imports: the standard library and github.com/hashicorp/raft only; never
+// thinpool, cluster, cli or driver (the agent translates between this
+// model and thinpool's).
 package metadata

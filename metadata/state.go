@@ -1,0 +1,244 @@
+package metadata
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultIntentHistory is how many finished intents the state keeps for
+// polling by id (the operation ids the API hands out) and for recognising an
+// agent's repeated completion. Pending intents are never dropped.
+const DefaultIntentHistory = 10000
+
+// state is the replicated model plus the indexes that keep every command's
+// cost independent of the number of volumes. Only the FSM's apply goroutine
+// mutates it, under the FSM's write lock.
+type state struct {
+	// index is the Raft index of the last applied entry.
+	index uint64
+
+	nodes     map[string]*Node
+	nodeNames map[string]string              // node name -> id
+	nodePools map[string]map[string]struct{} // node id -> pool uuids
+
+	vgs     map[string]*vgEntry
+	vgUUIDs map[string]string // vg uuid -> name
+	pools   map[string]*poolEntry
+	volumes map[string]*Volume
+
+	// intents holds every pending intent and the newest finished ones.
+	intents map[string]*Intent
+	// finished lists retained finished intent ids, oldest first.
+	finished   []string
+	historyCap int
+}
+
+// vgEntry is a VG with its namespace. Pools and volumes share the names.
+type vgEntry struct {
+	vg      *VG
+	names   map[string]nameRef
+	volumes nameSet // volume names, ordered for listing
+	pools   map[string]struct{}
+}
+
+type nameRef struct {
+	pool bool
+	uuid string
+}
+
+// poolEntry is a pool with its thin ids and its queue of pending intents.
+type poolEntry struct {
+	pool *Pool
+	// thins maps every thin id in use or reserved by a pending intent to its
+	// volume's uuid.
+	thins   map[uint32]string
+	volumes map[string]struct{}
+	// queue is the pool's pending intents in execution order; queue[i]
+	// has FromTxn = pool.TxnID + i.
+	queue []*Intent
+}
+
+func newState(historyCap int) *state {
+	if historyCap <= 0 {
+		historyCap = DefaultIntentHistory
+	}
+	return &state{
+		nodes:      map[string]*Node{},
+		nodeNames:  map[string]string{},
+		nodePools:  map[string]map[string]struct{}{},
+		vgs:        map[string]*vgEntry{},
+		vgUUIDs:    map[string]string{},
+		pools:      map[string]*poolEntry{},
+		volumes:    map[string]*Volume{},
+		intents:    map[string]*Intent{},
+		historyCap: historyCap,
+	}
+}
+
+// applyCtx carries what a command may depend on besides the state: its log
+// index and the leader's timestamp. Nothing else (no clock, no randomness).
+type applyCtx struct {
+	index   uint64
+	at      time.Time
+	nextSeq int // intents created so far by this command
+}
+
+func (c *applyCtx) intentID() string {
+	id := fmt.Sprintf("%d-%d", c.index, c.nextSeq)
+	c.nextSeq++
+	return id
+}
+
+func (s *state) addVG(vg *VG) {
+	s.vgs[vg.Name] = &vgEntry{vg: vg, names: map[string]nameRef{}, pools: map[string]struct{}{}}
+	s.vgUUIDs[vg.UUID] = vg.Name
+}
+
+func (s *state) addPool(p *Pool) {
+	s.pools[p.UUID] = &poolEntry{pool: p, thins: map[uint32]string{}, volumes: map[string]struct{}{}}
+	e := s.vgs[p.VG]
+	e.names[p.Name] = nameRef{pool: true, uuid: p.UUID}
+	e.pools[p.UUID] = struct{}{}
+	np := s.nodePools[p.Node]
+	if np == nil {
+		np = map[string]struct{}{}
+		s.nodePools[p.Node] = np
+	}
+	np[p.UUID] = struct{}{}
+}
+
+func (s *state) removePool(pe *poolEntry) {
+	p := pe.pool
+	e := s.vgs[p.VG]
+	delete(e.names, p.Name)
+	delete(e.pools, p.UUID)
+	delete(s.nodePools[p.Node], p.UUID)
+	if len(s.nodePools[p.Node]) == 0 {
+		delete(s.nodePools, p.Node)
+	}
+	delete(s.pools, p.UUID)
+}
+
+// addVolume indexes v; its thin id (if any) must already be reserved.
+func (s *state) addVolume(v *Volume) {
+	s.volumes[v.UUID] = v
+	e := s.vgs[v.VG]
+	e.names[v.Name] = nameRef{uuid: v.UUID}
+	e.volumes.insert(v.Name)
+	s.pools[v.Pool].volumes[v.UUID] = struct{}{}
+}
+
+func (s *state) removeVolume(v *Volume) {
+	e := s.vgs[v.VG]
+	delete(e.names, v.Name)
+	e.volumes.remove(v.Name)
+	pe := s.pools[v.Pool]
+	delete(pe.volumes, v.UUID)
+	if v.ThinID != 0 && pe.thins[v.ThinID] == v.UUID {
+		delete(pe.thins, v.ThinID)
+	}
+	delete(s.volumes, v.UUID)
+}
+
+func (s *state) renameVolume(v *Volume, name string) {
+	e := s.vgs[v.VG]
+	delete(e.names, v.Name)
+	e.volumes.remove(v.Name)
+	v.Name = name
+	e.names[name] = nameRef{uuid: v.UUID}
+	e.volumes.insert(name)
+}
+
+// resolveVolume finds a volume by uuid or VG/name.
+func (s *state) resolveVolume(r VolumeRef) (*Volume, *Error) {
+	if r.UUID != "" {
+		v := s.volumes[r.UUID]
+		if v == nil {
+			return nil, errf(CodeNotFound, "volume %s not found", r.UUID)
+		}
+		return v, nil
+	}
+	if r.VG == "" || r.Name == "" {
+		return nil, errf(CodeInvalid, "a volume is named by uuid or by vg and name")
+	}
+	e := s.vgs[r.VG]
+	if e == nil {
+		return nil, errf(CodeNotFound, "VG %s not found", r.VG)
+	}
+	ref, ok := e.names[r.Name]
+	if !ok || ref.pool {
+		return nil, errf(CodeNotFound, "volume %s/%s not found", r.VG, r.Name)
+	}
+	return s.volumes[ref.uuid], nil
+}
+
+// resolvePool finds a pool by uuid, or by name within vg when vg is given.
+func (s *state) resolvePool(vg, ref string) (*poolEntry, *Error) {
+	if pe := s.pools[ref]; pe != nil && (vg == "" || pe.pool.VG == vg) {
+		return pe, nil
+	}
+	if vg != "" {
+		if e := s.vgs[vg]; e != nil {
+			if r, ok := e.names[ref]; ok && r.pool {
+				return s.pools[r.uuid], nil
+			}
+		}
+		return nil, errf(CodeNotFound, "pool %s not found in VG %s", ref, vg)
+	}
+	return nil, errf(CodeNotFound, "pool %s not found", ref)
+}
+
+// nameFree checks that name is unused in VG e.
+func nameFree(e *vgEntry, name string) *Error {
+	if _, ok := e.names[name]; ok {
+		return errf(CodeExists, "%s/%s already exists", e.vg.Name, name)
+	}
+	return nil
+}
+
+// checkQuota refuses one more volume in e when its quota is reached.
+func checkQuota(e *vgEntry) *Error {
+	if e.vg.MaxVolumes > 0 && e.volumes.len() >= e.vg.MaxVolumes {
+		return errf(CodeQuota, "VG %s has %d volumes, its maximum", e.vg.Name, e.vg.MaxVolumes)
+	}
+	return nil
+}
+
+// allocThin reserves the next free thin id for volume uuid, starting at
+// NextThinID and wrapping within 1..MaxThinID. Thin ids are reused only
+// after the delete that freed them completed. The search is long only when
+// the pool's id space is nearly full.
+func (pe *poolEntry) allocThin(uuid string) (uint32, *Error) {
+	id := pe.pool.NextThinID
+	if id == 0 || id > MaxThinID {
+		id = 1
+	}
+	for range MaxThinID {
+		if _, used := pe.thins[id]; !used {
+			pe.thins[id] = uuid
+			pe.pool.NextThinID = id%MaxThinID + 1
+			return id, nil
+		}
+		id = id%MaxThinID + 1
+	}
+	return 0, errf(CodeNoSpace, "pool %s has no free thin id", pe.pool.Name)
+}
+
+// writable checks that pool pe accepts new intents: not quarantined, its
+// node up, its last reported mode not out of space.
+func (s *state) writable(pe *poolEntry) *Error {
+	p := pe.pool
+	if p.State == PoolQuarantined {
+		return errf(CodeConflict, "pool %s/%s is quarantined: %d finding(s); see docs/repair.md", p.VG, p.Name, len(p.Findings))
+	}
+	if n := s.nodes[p.Node]; n == nil || n.State != NodeUp {
+		return errf(CodeUnavailable, "pool %s/%s: its node %s is not up", p.VG, p.Name, p.Node)
+	}
+	switch p.Usage.Mode {
+	case "out_of_data_space":
+		return errf(CodeNoSpace, "pool %s/%s is out of data space", p.VG, p.Name)
+	case "ro", "Fail", "Error":
+		return errf(CodeUnavailable, "pool %s/%s is in %s mode", p.VG, p.Name, p.Usage.Mode)
+	}
+	return nil
+}
