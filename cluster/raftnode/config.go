@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/thinraft/thinraft/cluster/pki"
 )
@@ -140,8 +141,9 @@ func (c *Config) fill() error {
 	return nil
 }
 
-func (c *Config) raftConfig() *raft.Config {
+func (c *Config) raftConfig(logger hclog.Logger) *raft.Config {
 	rc := raft.DefaultConfig()
+	rc.Logger = logger
 	rc.LocalID = raft.ServerID(c.ID)
 	rc.ProtocolVersion = raft.ProtocolVersionMax
 	rc.HeartbeatTimeout = c.Timing.Heartbeat

@@ -110,7 +110,7 @@ func New(cfg Config) (n *Node, err error) {
 	closers = append(closers, n.trans.Close)
 
 	n.fsm = newTracker(cfg.FSM)
-	n.raft, err = raft.NewRaft(cfg.raftConfig(), n.fsm, logs, n.store, n.snaps, n.trans)
+	n.raft, err = raft.NewRaft(cfg.raftConfig(logger), n.fsm, logs, n.store, n.snaps, n.trans)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: start raft %s: %w", cfg.ID, err)
 	}
