@@ -231,7 +231,11 @@ func TestSnapshotInstallOnLaggingFollower(t *testing.T) {
 }
 
 func TestRestartAllFromDisk(t *testing.T) {
-	c := newTestCluster(t, func(cfg *Config) { cfg.SnapshotThreshold = 32; cfg.TrailingLogs = 8; cfg.SnapshotInterval = 50 * time.Millisecond })
+	c := newTestCluster(t, func(cfg *Config) {
+		cfg.SnapshotThreshold = 32
+		cfg.TrailingLogs = 8
+		cfg.SnapshotInterval = 50 * time.Millisecond
+	})
 	ids := c.bootstrap(3)
 	acked := seq("a", 0, 120)
 	for _, cmd := range acked {
