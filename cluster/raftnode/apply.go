@@ -23,6 +23,11 @@ type Result struct {
 // with a *NotLeaderError naming the leader. Concurrent calls are batched
 // by raft into shared disk writes and AppendEntries rounds.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		// Nothing enqueued: a definite "not applied", unlike a context
+		// that ends while the command is in flight.
+		return Result{}, fmt.Errorf("apply: %w", err)
+	}
 	ctx, cancel := n.bound(ctx)
 	defer cancel()
 	f := n.raft.Apply(cmd, enqueueTimeout(ctx))

@@ -96,7 +96,7 @@ func (s *syncBuf) String() string {
 
 // testCluster runs nodes in this process on 127.0.0.1 ephemeral ports.
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	ca     *pki.CA
 	faults *Faults
 	logs   *syncBuf
@@ -109,7 +109,7 @@ type testCluster struct {
 	addrs map[string]string
 }
 
-func newTestCluster(t *testing.T, tweak func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, tweak func(*Config)) *testCluster {
 	t.Helper()
 	ca, err := pki.NewCA("test", time.Hour)
 	if err != nil {

@@ -276,3 +276,42 @@ func TestDataDirOwnership(t *testing.T) {
 		t.Fatalf("mismatched certificate: %v", err)
 	}
 }
+
+func TestApplyBatch(t *testing.T) {
+	c := newTestCluster(t, nil)
+	ids := c.bootstrap(3)
+	l := c.leader()
+	cmds := make([][]byte, 300)
+	want := seq("x", 0, 300)
+	for i := range cmds {
+		cmds[i] = []byte(want[i])
+	}
+	cmds[7] = []byte("reject:7")
+	want = slices.Delete(want, 7, 8)
+	res, errs := l.ApplyBatch(context.Background(), cmds)
+	var last uint64
+	for i, r := range res {
+		if errs[i] != nil {
+			t.Fatalf("cmd %d: %v", i, errs[i])
+		}
+		if r.Index <= last {
+			t.Fatalf("cmd %d at index %d after %d: out of order", i, r.Index, last)
+		}
+		last = r.Index
+	}
+	if _, ok := res[7].Response.(error); !ok {
+		t.Fatalf("rejected command's response: %v", res[7].Response)
+	}
+	if res[299].Response != 299 {
+		t.Fatalf("last response %v, want 299", res[299].Response)
+	}
+	c.converge(want, ids...)
+	// A context that has already ended enqueues nothing, and says so.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Apply(ctx, []byte("late")); !errors.Is(err, context.Canceled) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("apply with a dead context: %v", err)
+	}
+	c.apply("y")
+	c.converge(append(want, "y"), ids...)
+}
