@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,6 +94,10 @@ type pool struct {
 	stop          chan struct{}
 	done          chan struct{}
 	bufPool       sync.Pool
+	// copies counts blocks copied for copy-on-write: a write covering a
+	// whole shared block must not add to it (tests hold the engine to the
+	// kernel's io_overwrites_block remap).
+	copies atomic.Uint64
 }
 
 func (p *pool) logf(level string, format string, args ...any) {

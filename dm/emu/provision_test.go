@@ -204,3 +204,44 @@ func TestZeroingOfReusedBlocks(t *testing.T) {
 		tp.checkMeta()
 	}
 }
+
+// TestWholeBlockOverwriteDoesNotCopy: writes that cover whole shared
+// blocks remap them without copying (one run or one block at a time); only
+// a partial write to a shared block copies it.
+func TestWholeBlockOverwriteDoesNotCopy(t *testing.T) {
+	tp := newTestPool(t, 4<<20, 64, dm.PoolFeatures{})
+	tp.msg("create_thin 0")
+	bd := tp.thin("t0", 0, 16*testBlock)
+	mustWrite(t, bd, 0, fill(16*testBlock, 1))
+	tp.e.Suspend(context.Background(), "t0", dm.SuspendOptions{})
+	tp.msg("create_snap 1 0")
+	tp.e.Resume(context.Background(), "t0")
+	copies := func() uint64 {
+		tp.e.mu.Lock()
+		defer tp.e.mu.Unlock()
+		var n uint64
+		for _, p := range tp.e.pools {
+			n += p.copies.Load()
+		}
+		return n
+	}
+	mustWrite(t, bd, 0, fill(8*testBlock, 2))         // a run
+	mustWrite(t, bd, 8*testBlock, fill(testBlock, 3)) // one block
+	if n := copies(); n != 0 {
+		t.Fatalf("whole-block overwrites of shared blocks copied %d blocks", n)
+	}
+	mustWrite(t, bd, 9*testBlock+4096, fill(4096, 4))
+	if n := copies(); n != 1 {
+		t.Fatalf("a partial write to a shared block copied %d blocks, want 1", n)
+	}
+	snap := tp.thin("s1", 1, 16*testBlock)
+	if got := readBack(t, snap, 0, 16*testBlock); !bytes.Equal(got, fill(16*testBlock, 1)) {
+		t.Fatal("snapshot changed")
+	}
+	want := append(append(fill(8*testBlock, 2), fill(testBlock, 3)...), fill(4096, 1)...)
+	want = append(append(want, fill(4096, 4)...), fill(testBlock-8192, 1)...)
+	if got := readBack(t, bd, 0, 10*testBlock); !bytes.Equal(got, want) {
+		t.Fatal("origin does not hold the overwrites")
+	}
+	tp.checkMeta()
+}

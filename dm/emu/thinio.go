@@ -342,6 +342,7 @@ func (p *pool) readsAsZeros(off, n int64) bool {
 
 // copyData copies n bytes inside the data file (kcopyd's job).
 func (p *pool) copyData(src, dst, n int64) error {
+	p.copies.Add(1)
 	for n > 0 {
 		so, do := src, dst
 		c, err := unix.CopyFileRange(p.dataFd, &so, p.dataFd, &do, int(n), 0)
