@@ -31,4 +31,8 @@
 // Data IO goes straight to the data file with pread/pwrite: a mapped,
 // unshared block needs only a read lock and a map lookup; provisioning and
 // copy-on-write hold the write lock only around allocation and insertion.
+// The whole blocks of one request that need new blocks are provisioned as
+// a run (provision.go): allocated together, written with one pwrite per
+// contiguous stretch, never copied or zeroed, as the kernel remaps a bio
+// that overwrites a whole block. docs/engine.md has the performance notes.
 package emu
