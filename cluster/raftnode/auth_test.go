@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/thinraft/thinraft/cluster/pki"
 )
@@ -133,7 +134,7 @@ func TestAuthRefused(t *testing.T) {
 		t.Run(a.name, func(t *testing.T) {
 			rogue := newRogue(t, a.bundle, a.plain)
 			trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-				Stream: rogue, MaxPool: 1, Timeout: 3 * time.Second, Logger: nil,
+				Stream: rogue, MaxPool: 1, Timeout: 3 * time.Second, Logger: hclog.NewNullLogger(),
 			})
 			defer trans.Close()
 			hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("n2"), Addr: []byte(trans.LocalAddr())}

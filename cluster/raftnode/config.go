@@ -36,7 +36,7 @@ func LANTiming() Timing {
 // harness): failover in well under a second, yet slack enough that a 2-core
 // box running a build beside five nodes does not flap.
 func LoopbackTiming() Timing {
-	return Timing{Heartbeat: 300 * time.Millisecond, Election: 300 * time.Millisecond, LeaderLease: 150 * time.Millisecond, Commit: 10 * time.Millisecond}
+	return Timing{Heartbeat: 400 * time.Millisecond, Election: 400 * time.Millisecond, LeaderLease: 300 * time.Millisecond, Commit: 10 * time.Millisecond}
 }
 
 // Config describes one Raft node.

@@ -83,16 +83,20 @@ func TestPartitionMinorityFollower(t *testing.T) {
 			break
 		}
 	}
+	c.apply("a")
 	term := l.Raft().CurrentTerm()
-	c.faults.Partition([]string{f}, slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == f }))
-	acked := seq("a", 0, 50)
-	for _, cmd := range acked {
-		c.apply(cmd)
+	majority := slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == f })
+	c.faults.Partition([]string{f}, majority)
+	acked := []string{"a"}
+	for _, cmd := range seq("b", 0, 50) {
+		c.apply(cmd, majority...)
+		acked = append(acked, cmd)
 	}
-	if got := c.leader(); got.ID() != l.ID() || got.Raft().CurrentTerm() != term {
+	if got := c.leader(majority...); got.ID() != l.ID() || got.Raft().CurrentTerm() != term {
 		t.Fatalf("cutting a follower moved leadership to %s term %d", got.ID(), got.Raft().CurrentTerm())
 	}
-	if n := len(c.fsm(f).list()); n != 0 {
+	c.converge(acked, majority...)
+	if n := len(c.fsm(f).list()); n > 1 {
 		t.Fatalf("cut follower applied %d commands", n)
 	}
 	c.faults.HealLink(f, ids[0])

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -101,6 +102,7 @@ type testCluster struct {
 	faults *Faults
 	logs   *syncBuf
 	tweak  func(*Config)
+	base   string
 
 	mu    sync.Mutex
 	nodes map[string]*Node
@@ -115,8 +117,12 @@ func newTestCluster(t testing.TB, tweak func(*Config)) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The base directory is created before the stop cleanup is registered,
+	// so it is removed after the nodes have shut down (cleanups run last
+	// registered first).
+	base := t.TempDir()
 	c := &testCluster{
-		t: t, ca: ca, faults: NewFaults(), logs: &syncBuf{}, tweak: tweak,
+		t: t, ca: ca, base: base, faults: NewFaults(), logs: &syncBuf{}, tweak: tweak,
 		nodes: map[string]*Node{}, fsms: map[string]*listFSM{}, dirs: map[string]string{}, addrs: map[string]string{},
 	}
 	t.Cleanup(func() {
@@ -150,7 +156,7 @@ func (c *testCluster) start(id string) *Node {
 	c.mu.Lock()
 	dir, ok := c.dirs[id]
 	if !ok {
-		dir = c.t.TempDir()
+		dir = filepath.Join(c.base, id)
 		c.dirs[id] = dir
 	}
 	bind := c.addrs[id]

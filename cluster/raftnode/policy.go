@@ -22,6 +22,9 @@ func VoterTarget(members int) int {
 
 // Member is a configured server and whether the caller considers it fit to
 // vote (alive and caught up; the caller decides, e.g. from agent reports).
+// Health must have hysteresis (e.g. "no contact for 10 s"), not be an
+// instantaneous lag check: a voter a few entries behind for a moment is
+// healthy, or every rebalance would swap voters back and forth.
 type Member struct {
 	Peer
 	Healthy bool
