@@ -56,7 +56,30 @@ func (p *Pool) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 	rep.KernelTxn, rep.RecordTxn = ps.TransactionID, st.TxnID
 
-	if in := st.Pending; in != nil {
+	if len(st.Queue) > 1 {
+		// A queue of several: complete the prefix the kernel proves was
+		// executed (ExecuteBatch, by the owner of the queue, runs the rest).
+		j, err := p.appliedPrefix(ctx, st.Queue, ps)
+		if errors.Is(err, ErrQuarantined) {
+			rep.Findings = append(rep.Findings, p.quarantined...)
+			return rep, nil
+		}
+		if err != nil {
+			return rep, err
+		}
+		if j > 0 {
+			if err := p.completeBatch(ctx, st.Queue[:j]); err != nil {
+				return rep, err
+			}
+			rep.Actions = append(rep.Actions, fmt.Sprintf("roll forward %d queued intents", j))
+		}
+		if st, err = p.rec.Load(ctx); err != nil {
+			return rep, fmt.Errorf("pool %s: reconcile: %w", p.cfg.Name, err)
+		}
+		if ps, err = p.Status(ctx); err != nil {
+			return rep, err
+		}
+	} else if in := st.Pending; in != nil {
 		if err := p.settle(ctx, *in, ps, &rep); err != nil {
 			return rep, err
 		}
@@ -135,8 +158,18 @@ func (p *Pool) compareThins(ctx context.Context, st PoolState, ps dm.PoolStatus,
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	// Ids of queued intents not yet executed may be either way: their
+	// messages may have been sent before a crash, without the
+	// set_transaction_id that would complete them. ExecuteBatch redoes them.
+	inflight := map[uint32]bool{}
+	for _, in := range st.Queue {
+		inflight[in.ThinID] = true
+	}
 	for _, id := range ids {
 		_, recorded := st.Thins[id]
+		if inflight[id] {
+			continue
+		}
 		switch {
 		case kernel[id] && !recorded:
 			rep.Findings = append(rep.Findings, Finding{Pool: p.cfg.Name, Kind: FindingUnknownThin, ThinID: id,

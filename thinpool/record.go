@@ -61,8 +61,13 @@ type PoolState struct {
 	Pool  string
 	TxnID uint64
 	Thins map[uint32]ThinRecord
-	// Pending is the intent recorded but not yet completed or abandoned.
+	// Pending is the intent recorded but not yet completed or abandoned:
+	// the head of Queue.
 	Pending *Intent
+	// Queue is every pending intent in order. The cluster's record queues
+	// several (executed as batches, see ExecuteBatch); FileRecord holds at
+	// most one, and may leave Queue empty when Pending is set.
+	Queue []Intent
 	// Quarantined lists what reconcile could not explain, newest last.
 	Quarantined []Finding
 
