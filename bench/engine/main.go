@@ -24,7 +24,7 @@ func run(args []string) error {
 	out := fs.String("out", "", "write the JSON results here (default: <repo>/bench/results/engine.json)")
 	mib := fs.Int64("mib", 256, "device size in MiB (sequential patterns cover all of it)")
 	ops := fs.Int("rand-ops", 16384, "4 KiB random operations per random pattern")
-	reps := fs.Int("reps", 7, "repetitions of every pattern (median reported)")
+	reps := fs.Int("reps", 11, "repetitions of every pattern (median reported)")
 	seed := fs.Int64("seed", 1, "seed of the data and the random offsets")
 	zero := fs.Bool("zero", true, "pool zeroes new blocks (the kernel's default; false = skip_block_zeroing)")
 	cache := fs.String("cache", "both", "page cache before each timed pattern: cold (dropped on both sides), warm (left as the previous flushed pattern left it), or both (a full run of each)")
