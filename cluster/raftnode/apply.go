@@ -41,14 +41,20 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
 // caller's way to fill raft's batches without a goroutine per command.
 // results[i] belongs to cmds[i]; errs[i] is its error (nil on commit).
 func (n *Node) ApplyBatch(ctx context.Context, cmds [][]byte) (results []Result, errs []error) {
+	results = make([]Result, len(cmds))
+	errs = make([]error, len(cmds))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("apply: %w", err)
+		}
+		return results, errs
+	}
 	ctx, cancel := n.bound(ctx)
 	defer cancel()
 	futures := make([]raft.ApplyFuture, len(cmds))
 	for i, c := range cmds {
 		futures[i] = n.raft.Apply(c, enqueueTimeout(ctx))
 	}
-	results = make([]Result, len(cmds))
-	errs = make([]error, len(cmds))
 	for i, f := range futures {
 		if err := waitFuture(ctx, f); err != nil {
 			errs[i] = n.classify("apply", err)
