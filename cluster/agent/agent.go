@@ -1,0 +1,383 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/thinraft/thinraft/dm"
+	"github.com/thinraft/thinraft/metadata"
+	"github.com/thinraft/thinraft/thinpool"
+)
+
+// Config wires an agent to its node.
+type Config struct {
+	// Node is this node's id: the agent owns FSM.PoolsOfNode(Node).
+	Node     string
+	FSM      *metadata.FSM
+	Proposer Proposer
+	Control  dm.Control
+	Storage  Storage
+	// Pool is the node's pool policy (Autoextend, Reserve, LowWaterBlocks);
+	// the rest of each pool's configuration comes from its record.
+	Pool thinpool.Config
+	// MaxBatch caps the intents executed as one kernel transaction
+	// (default 1024).
+	MaxBatch int
+	// ReconcileInterval is the period of the kernel-vs-record check
+	// (default 1 minute); ReportInterval that of usage reports (default
+	// 30 s); MonitorInterval thinpool.Monitor's check period (default 10 s).
+	ReconcileInterval time.Duration
+	ReportInterval    time.Duration
+	MonitorInterval   time.Duration
+	// RetryMin and RetryMax bound the backoff after a failed batch or open
+	// (defaults 100 ms and 30 s).
+	RetryMin, RetryMax time.Duration
+	// Failpoints are handed to every pool (crash tests).
+	Failpoints *thinpool.Failpoints
+	// OnBatch, if set, is told of every executed batch (tests, metrics).
+	OnBatch func(pool string, intents int, took time.Duration)
+	Logger  *slog.Logger
+	// Now is the clock for command timestamps (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) fill() error {
+	if c.Node == "" || c.FSM == nil || c.Proposer == nil || c.Control == nil || c.Storage == nil {
+		return fmt.Errorf("agent: Node, FSM, Proposer, Control and Storage are required")
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1024
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = time.Minute
+	}
+	if c.ReportInterval <= 0 {
+		c.ReportInterval = 30 * time.Second
+	}
+	if c.MonitorInterval <= 0 {
+		c.MonitorInterval = 10 * time.Second
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = max(30*time.Second, c.RetryMin)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Stats counts what an agent did since it started.
+type Stats struct {
+	Batches  int // batches executed (completed, fully or up to a refusal)
+	Intents  int // intents completed
+	MaxBatch int // largest batch completed
+	Refused  int // intents refused (abandoned)
+	Errors   int // failed attempts (retried)
+}
+
+// Agent drives its node's pools from the replicated record. Run it once.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	pools map[string]*poolRun
+	stats Stats
+	wg    sync.WaitGroup
+}
+
+// poolRun is one open pool and its retry state. Only the Run goroutine
+// changes the retry fields.
+type poolRun struct {
+	pool    *thinpool.Pool
+	rec     *Record
+	stop    context.CancelFunc
+	fails   int
+	next    time.Time
+	lastErr string
+}
+
+// openFailure remembers a pool that could not be opened, for backoff.
+type openFailure struct {
+	fails int
+	next  time.Time
+}
+
+// New checks cfg and returns an agent; Run starts it.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}}, nil
+}
+
+// Stats returns the agent's counters.
+func (a *Agent) Stats() Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
+
+// Run opens the node's pools (activate and reconcile), then executes their
+// intent queues as the record changes, reconciles and reports on timers,
+// until ctx ends. Pools stay active when it returns: like kernel devices,
+// they outlive the process, and the next Run adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.closeAll()
+	reconcile := time.NewTicker(a.cfg.ReconcileInterval)
+	defer reconcile.Stop()
+	report := time.NewTicker(a.cfg.ReportInterval)
+	defer report.Stop()
+	failed := map[string]*openFailure{}
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		// Take the channel before reading, so no change is missed.
+		changed := a.cfg.FSM.Watch()
+		wake := a.step(ctx, failed)
+		if ctx.Err() != nil {
+			return nil
+		}
+		retry.Reset(time.Hour)
+		if !wake.IsZero() {
+			retry.Reset(max(time.Until(wake), time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-retry.C:
+		case <-reconcile.C:
+			a.reconcileAll(ctx)
+		case <-report.C:
+			a.reportAll(ctx)
+		}
+	}
+}
+
+// step brings the set of open pools in line with the record and executes
+// pending queues. It returns the earliest time a backed-off pool is due
+// (zero if none).
+func (a *Agent) step(ctx context.Context, failed map[string]*openFailure) time.Time {
+	var wake time.Time
+	due := func(t time.Time) {
+		if wake.IsZero() || t.Before(wake) {
+			wake = t
+		}
+	}
+	now := time.Now()
+	mine := map[string]metadata.Pool{}
+	for _, p := range a.cfg.FSM.PoolsOfNode(a.cfg.Node) {
+		mine[p.UUID] = p
+	}
+	a.closeRemoved(ctx, mine)
+	for uuid, p := range mine {
+		if ctx.Err() != nil {
+			return wake
+		}
+		run := a.pool(uuid)
+		if run == nil {
+			f := failed[uuid]
+			if f != nil && now.Before(f.next) {
+				due(f.next)
+				continue
+			}
+			var err error
+			if run, err = a.open(ctx, p); err != nil {
+				if f == nil {
+					f = &openFailure{}
+					failed[uuid] = f
+				}
+				f.fails++
+				f.next = now.Add(a.backoff(f.fails))
+				due(f.next)
+				a.log.Error("open pool", "pool", uuid, "err", err, "retry_in", a.backoff(f.fails))
+				continue
+			}
+			delete(failed, uuid)
+		}
+		if now.Before(run.next) {
+			due(run.next)
+			continue
+		}
+		a.drive(ctx, run, p)
+		if !run.next.IsZero() && run.next.After(now) {
+			due(run.next)
+		}
+	}
+	return wake
+}
+
+// drive executes one batch of a pool's queue, or re-reconciles a pool an
+// operator unquarantined.
+func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
+	if p.State == metadata.PoolQuarantined {
+		return // reported; an operator must repair it and lift the quarantine
+	}
+	if len(run.pool.Quarantined()) > 0 {
+		// The record was unquarantined: look again before changing anything.
+		if _, err := run.pool.Reconcile(ctx); err != nil {
+			a.failed(run, "reconcile after unquarantine", err)
+		}
+		return
+	}
+	queue := a.cfg.FSM.PendingIntents(p.UUID)
+	if len(queue) == 0 {
+		return
+	}
+	batch := make([]thinpool.Intent, 0, min(len(queue), a.cfg.MaxBatch))
+	for _, in := range queue[:min(len(queue), a.cfg.MaxBatch)] {
+		ti, err := toIntent(in)
+		if err != nil {
+			a.failed(run, "queue", err)
+			return
+		}
+		batch = append(batch, ti)
+	}
+	start := time.Now()
+	done, err := run.pool.ExecuteBatch(ctx, batch)
+	took := time.Since(start)
+	a.mu.Lock()
+	if done > 0 {
+		a.stats.Batches++
+		a.stats.Intents += done
+		a.stats.MaxBatch = max(a.stats.MaxBatch, done)
+	}
+	if errors.Is(err, thinpool.ErrRefused) {
+		a.stats.Refused++
+	}
+	a.mu.Unlock()
+	if done > 0 {
+		a.log.Debug("batch executed", "pool", p.UUID, "intents", done, "took", took)
+		if a.cfg.OnBatch != nil {
+			a.cfg.OnBatch(p.UUID, done, took)
+		}
+	}
+	switch {
+	case err == nil:
+		run.fails, run.next, run.lastErr = 0, time.Time{}, ""
+	case errors.Is(err, thinpool.ErrRefused):
+		// thinpool abandoned it through the record; the rest of the queue
+		// was renumbered and runs on the next step.
+		a.log.Info("intent refused and abandoned", "pool", p.UUID, "err", err)
+		run.fails, run.next = 0, time.Time{}
+	case errors.Is(err, thinpool.ErrQuarantined):
+		a.log.Error("pool quarantined", "pool", p.UUID, "err", err)
+	case ctx.Err() != nil:
+	default:
+		a.failed(run, "execute batch", err)
+	}
+}
+
+func (a *Agent) failed(run *poolRun, what string, err error) {
+	run.fails++
+	d := a.backoff(run.fails)
+	run.next = time.Now().Add(d)
+	run.lastErr = err.Error()
+	a.mu.Lock()
+	a.stats.Errors++
+	a.mu.Unlock()
+	a.log.Warn(what, "pool", run.pool.Name(), "err", err, "attempt", run.fails, "retry_in", d)
+}
+
+// backoff doubles from RetryMin to RetryMax.
+func (a *Agent) backoff(fails int) time.Duration {
+	d := a.cfg.RetryMin
+	for i := 1; i < fails && d < a.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, a.cfg.RetryMax)
+}
+
+func (a *Agent) pool(uuid string) *poolRun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pools[uuid]
+}
+
+// open prepares a pool's devices, opens it (activate and reconcile) and
+// starts its autoextend monitor.
+func (a *Agent) open(ctx context.Context, p metadata.Pool) (*poolRun, error) {
+	metaDev, dataDev, err := a.cfg.Storage.Prepare(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := poolConfig(p, metaDev, dataDev, a.cfg.Pool)
+	if err != nil {
+		return nil, err
+	}
+	rec := NewRecord(a.cfg.FSM, a.cfg.Proposer, p.UUID)
+	rec.now = a.cfg.Now
+	pool, err := thinpool.Open(ctx, cfg, thinpool.Options{Control: a.cfg.Control, Record: rec, Grower: a.cfg.Storage.Grower(),
+		Failpoints: a.cfg.Failpoints, Logger: a.log.With("vg", p.VG, "pool_name", p.Name)})
+	if err != nil {
+		return nil, err
+	}
+	rep := pool.LastReconcile()
+	a.log.Info("pool open", "pool", p.UUID, "vg", p.VG, "name", p.Name, "kernel_txn", rep.KernelTxn,
+		"record_txn", rep.RecordTxn, "actions", rep.Actions, "findings", len(rep.Findings))
+	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	run := &poolRun{pool: pool, rec: rec, stop: stop}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		pool.Monitor(mctx, a.cfg.MonitorInterval)
+	}()
+	a.mu.Lock()
+	a.pools[p.UUID] = run
+	a.mu.Unlock()
+	return run, nil
+}
+
+// closeRemoved stops and deactivates pools the node no longer owns.
+func (a *Agent) closeRemoved(ctx context.Context, mine map[string]metadata.Pool) {
+	a.mu.Lock()
+	var gone []*poolRun
+	for uuid, run := range a.pools {
+		if _, ok := mine[uuid]; !ok {
+			gone = append(gone, run)
+			delete(a.pools, uuid)
+		}
+	}
+	a.mu.Unlock()
+	for _, run := range gone {
+		run.stop()
+		if err := run.pool.Deactivate(ctx); err != nil {
+			a.log.Warn("deactivate a removed pool", "pool", run.pool.Name(), "err", err)
+		} else {
+			a.log.Info("pool removed from the record: deactivated", "pool", run.pool.Name())
+		}
+	}
+}
+
+// closeAll stops every monitor and forgets the pools; devices stay.
+func (a *Agent) closeAll() {
+	a.mu.Lock()
+	for uuid, run := range a.pools {
+		run.stop()
+		delete(a.pools, uuid)
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+}
+
+// runs returns the open pools.
+func (a *Agent) runs() []*poolRun {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*poolRun, 0, len(a.pools))
+	for _, r := range a.pools {
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,36 @@
+// Package agent is the node agent: it owns its node's dm-thin pools through
+// thinpool and drives them from the replicated metadata model.
+//
+// Role. The agent runs in the node process next to the Raft node and the
+// metadata FSM. It reads committed state from the local FSM replica
+// (FSM.Read, FSM.Watch) and changes the model only by proposing commands
+// through a Proposer (the node wiring forwards them to the leader). It never
+// begins an intent: the leader queues intents when it applies volume
+// commands; the agent executes them and reports completions, refusals,
+// quarantines, usage and pool growth.
+//
+// Design. For each pool of its node the agent keeps one thinpool.Pool whose
+// Record is a view of the FSM (Record in record.go): Load builds the
+// thinpool.PoolState from the pool, its volumes and its pending intent queue;
+// Complete/CompleteBatch propose intent_complete, Abandon proposes
+// intent_abandon, Quarantine proposes pool_quarantine. Every proposal waits
+// until the local replica has applied it, so a Load after a completion sees
+// it even on a follower. Metadata pools are keyed by uuid and so are the
+// thinpool pools (Config.Name = uuid; the dm names stay far under the
+// 127-byte limit).
+//
+// The loop (agent.go) takes the FSM's watch channel, then reads: every
+// pool of the node is opened (backing devices prepared by a Storage,
+// thinpool.Open activates and reconciles), and every open pool with pending
+// intents gets its whole queue (up to MaxBatch) executed by
+// thinpool.ExecuteBatch as one kernel transaction with one completion
+// command. Refusals are abandoned by thinpool through the Record; other
+// errors are logged and retried with per-pool exponential backoff. A pool
+// the record marks quarantined is skipped until an operator lifts it. On
+// timers the agent reconciles every pool (kernel vs record) and reports
+// usage (one pool_report_usage per pool per interval) and backing devices
+// grown by autoextend (pool_grow); thinpool's Monitor runs per pool.
+//
+// Imports: metadata, thinpool, dm and the standard library. Never
+// raftnode (the Proposer hides it), cli or driver.
+package agent

@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/thinraft/thinraft/metadata"
+	"github.com/thinraft/thinraft/thinpool"
+)
+
+// Proposer commits a command to the cluster's log (through the leader) and
+// returns the FSM's result. A nil error with a refused command carries the
+// refusal in Result.Err.
+type Proposer interface {
+	Propose(ctx context.Context, cmd metadata.Command) (*metadata.Result, error)
+}
+
+// ErrNotAgentCommand: the agent never begins intents or records sizes; the
+// leader queues intents when it applies volume commands.
+var ErrNotAgentCommand = errors.New("not an agent command")
+
+// Record is one pool's thinpool.Record over the local FSM replica and a
+// Proposer. It is also a thinpool.BatchCompleter.
+type Record struct {
+	fsm  *metadata.FSM
+	prop Proposer
+	pool string
+	now  func() time.Time
+}
+
+var (
+	_ thinpool.Record         = (*Record)(nil)
+	_ thinpool.BatchCompleter = (*Record)(nil)
+)
+
+// NewRecord returns the record of pool uuid.
+func NewRecord(fsm *metadata.FSM, prop Proposer, pool string) *Record {
+	return &Record{fsm: fsm, prop: prop, pool: pool, now: time.Now}
+}
+
+// Load builds the pool's state from one consistent view: its transaction
+// id, the thin devices the record says the kernel has, the pending queue in
+// order, and its quarantine findings.
+func (r *Record) Load(context.Context) (thinpool.PoolState, error) {
+	var (
+		st  thinpool.PoolState
+		err error
+	)
+	r.fsm.Read(func(v metadata.View) {
+		p, ok := v.Pool(r.pool)
+		if !ok {
+			err = fmt.Errorf("pool %s is not in the record", r.pool)
+			return
+		}
+		st = poolState(p, v.VolumesOfPool(r.pool), v.PendingIntents(r.pool))
+	})
+	if err != nil {
+		return thinpool.PoolState{}, err
+	}
+	return st, nil
+}
+
+// poolState derives thinpool's view of a pool. A volume's thin id is in
+// the kernel once the intent creating it completed: ids whose create_thin
+// or create_snap is still queued are left out (reconcile treats queued ids
+// as either way), while ids with a queued delete are still there.
+func poolState(p metadata.Pool, vols []metadata.Volume, queue []metadata.Intent) thinpool.PoolState {
+	st := thinpool.PoolState{Pool: p.UUID, TxnID: p.TxnID, Thins: map[uint32]thinpool.ThinRecord{}}
+	creating := map[uint32]bool{}
+	for _, in := range queue {
+		if in.Op != metadata.OpDelete {
+			creating[in.ThinID] = true
+		}
+		ti, err := toIntent(in)
+		if err != nil {
+			// An op this agent does not know: leave the queue there, so
+			// ExecuteBatch is never handed a partial one.
+			break
+		}
+		st.Queue = append(st.Queue, ti)
+	}
+	if len(st.Queue) > 0 {
+		st.Pending = &st.Queue[0]
+	}
+	for _, vol := range vols {
+		if vol.ThinID == 0 || creating[vol.ThinID] {
+			continue
+		}
+		st.Thins[vol.ThinID] = thinpool.ThinRecord{ID: vol.ThinID, SizeSectors: toSectors(vol.SizeBytes)}
+	}
+	if p.State == metadata.PoolQuarantined {
+		for _, f := range p.Findings {
+			st.Quarantined = append(st.Quarantined, fromFinding(p.UUID, f))
+		}
+	}
+	return st
+}
+
+// Begin is refused: the leader begins intents.
+func (r *Record) Begin(_ context.Context, in thinpool.Intent) error {
+	return fmt.Errorf("pool %s: begin %s: %w: intents are queued by the leader's volume commands", r.pool, in, ErrNotAgentCommand)
+}
+
+// SetThinSize is refused: volume sizes are changed by volume_extend.
+func (r *Record) SetThinSize(_ context.Context, id uint32, _ uint64) error {
+	return fmt.Errorf("pool %s: set size of thin %d: %w: use volume_extend", r.pool, id, ErrNotAgentCommand)
+}
+
+// Complete reports one executed intent.
+func (r *Record) Complete(ctx context.Context, in thinpool.Intent) error {
+	return r.CompleteBatch(ctx, []thinpool.Intent{in})
+}
+
+// CompleteBatch reports a batch executed as one kernel transaction: one
+// intent_complete command. A repeated completion (a retry after a lost
+// response) is accepted by the FSM as Already.
+func (r *Record) CompleteBatch(ctx context.Context, batch []thinpool.Intent) error {
+	ids := make([]string, len(batch))
+	for i, in := range batch {
+		ids[i] = in.ID
+	}
+	_, err := r.propose(ctx, metadata.CmdIntentComplete, metadata.IntentComplete{Pool: r.pool, FromTxn: batch[0].FromTxn, Intents: ids})
+	return err
+}
+
+// Abandon reports an intent refused before its message was sent.
+func (r *Record) Abandon(ctx context.Context, in thinpool.Intent, reason string) error {
+	_, err := r.propose(ctx, metadata.CmdIntentAbandon, metadata.IntentAbandon{Pool: r.pool, Intents: []string{in.ID}, Reason: reason})
+	return err
+}
+
+// Quarantine records a finding, unless the pool already carries it (a
+// periodic reconcile finds the same thing again).
+func (r *Record) Quarantine(ctx context.Context, f thinpool.Finding) error {
+	mf := toFinding(f)
+	known := false
+	r.fsm.Read(func(v metadata.View) {
+		p, ok := v.Pool(r.pool)
+		if !ok || p.State != metadata.PoolQuarantined {
+			return
+		}
+		for _, g := range p.Findings {
+			if sameFinding(g, mf) {
+				known = true
+			}
+		}
+	})
+	if known {
+		return nil
+	}
+	_, err := r.propose(ctx, metadata.CmdPoolQuarantine, metadata.PoolQuarantine{Pool: r.pool, Findings: []metadata.Finding{mf}})
+	return err
+}
+
+// propose commits a command and waits until the local replica applied it.
+func (r *Record) propose(ctx context.Context, typ metadata.CommandType, payload any) (*metadata.Result, error) {
+	return propose(ctx, r.fsm, r.prop, r.now(), typ, payload)
+}
+
+func propose(ctx context.Context, fsm *metadata.FSM, prop Proposer, at time.Time, typ metadata.CommandType, payload any) (*metadata.Result, error) {
+	p, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", typ, err)
+	}
+	res, err := prop.Propose(ctx, metadata.Command{Type: typ, Time: at.UTC(), Payload: p})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", typ, err)
+	}
+	if res == nil {
+		return nil, fmt.Errorf("%s: the proposer returned no result", typ)
+	}
+	if err := waitApplied(ctx, fsm, res.Index); err != nil {
+		return res, fmt.Errorf("%s: %w", typ, err)
+	}
+	if err := res.AsError(); err != nil {
+		return res, fmt.Errorf("%s: %w", typ, err)
+	}
+	return res, nil
+}
+
+// waitApplied returns once the local FSM has applied index: the command
+// was committed through the leader, and this node's reads must see it.
+func waitApplied(ctx context.Context, fsm *metadata.FSM, index uint64) error {
+	for {
+		ch := fsm.Watch()
+		if fsm.AppliedIndex() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the local replica to apply index %d: %w", index, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/thinraft/thinraft/dm"
+	"github.com/thinraft/thinraft/metadata"
+)
+
+// reconcileAll compares every idle pool's kernel state with the record.
+// Pools with a queue are left to the batch executor (which checks the
+// kernel's transaction id itself), and quarantined ones to the operator.
+func (a *Agent) reconcileAll(ctx context.Context) {
+	for _, run := range a.runs() {
+		if ctx.Err() != nil {
+			return
+		}
+		uuid := run.pool.Name()
+		p, ok := a.recordPool(uuid)
+		if !ok || p.State == metadata.PoolQuarantined || len(a.cfg.FSM.PendingIntents(uuid)) > 0 {
+			continue
+		}
+		rep, err := run.pool.Reconcile(ctx)
+		if err != nil {
+			a.log.Warn("periodic reconcile", "pool", uuid, "err", err)
+			continue
+		}
+		if len(rep.Actions) > 0 || len(rep.Findings) > 0 {
+			a.log.Info("periodic reconcile", "pool", uuid, "actions", rep.Actions, "findings", len(rep.Findings))
+		}
+	}
+}
+
+func (a *Agent) recordPool(uuid string) (p metadata.Pool, ok bool) {
+	a.cfg.FSM.Read(func(v metadata.View) { p, ok = v.Pool(uuid) })
+	return
+}
+
+// reportAll sends one usage report per pool and records backing devices
+// autoextend has grown. Errors are logged: the next interval reports again.
+func (a *Agent) reportAll(ctx context.Context) {
+	for _, run := range a.runs() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := a.report(ctx, run); err != nil {
+			a.log.Warn("usage report", "pool", run.pool.Name(), "err", err)
+		}
+	}
+}
+
+// ReportNow sends every pool's usage and growth report at once (what the
+// report timer does), for the node's shutdown path and tests.
+func (a *Agent) ReportNow(ctx context.Context) { a.reportAll(ctx) }
+
+func (a *Agent) report(ctx context.Context, run *poolRun) error {
+	uuid := run.pool.Name()
+	if err := a.reportGrowth(ctx, run); err != nil {
+		return err
+	}
+	sp, err := run.pool.Space(ctx)
+	if err != nil {
+		return err
+	}
+	rep := metadata.PoolReportUsage{Pool: uuid, Usage: metadata.Usage{DataUsed: sp.DataUsed, DataTotal: sp.DataTotal,
+		MetaUsed: sp.MetaUsed, MetaTotal: sp.MetaTotal, Mode: string(sp.Mode)}}
+	if sp.Mode == dm.ModeRW || sp.Mode == dm.ModeOutOfDataSpace {
+		// Per-volume figures need a metadata snapshot, which a read-only
+		// or failed pool cannot take.
+		u, err := run.pool.Usage(ctx)
+		if err != nil {
+			return err
+		}
+		byThin := map[uint32]string{}
+		for _, v := range a.volumesOfPool(uuid) {
+			if v.ThinID != 0 {
+				byThin[v.ThinID] = v.UUID
+			}
+		}
+		for _, vu := range u.Volumes {
+			if id, ok := byThin[vu.ThinID]; ok {
+				rep.Volumes = append(rep.Volumes, metadata.VolumeUsage{UUID: id,
+					ExclusiveBytes: vu.Exclusive * u.BlockSize, SharedBytes: vu.Shared * u.BlockSize})
+			}
+		}
+	}
+	_, err = propose(ctx, a.cfg.FSM, a.cfg.Proposer, a.cfg.Now(), metadata.CmdPoolReportUsage, rep)
+	return err
+}
+
+func (a *Agent) volumesOfPool(uuid string) []metadata.Volume {
+	var vols []metadata.Volume
+	a.cfg.FSM.Read(func(v metadata.View) { vols = v.VolumesOfPool(uuid) })
+	return vols
+}
+
+// reportGrowth proposes pool_grow when a backing device is larger than
+// the record says (autoextend grew it).
+func (a *Agent) reportGrowth(ctx context.Context, run *poolRun) error {
+	uuid := run.pool.Name()
+	p, ok := a.recordPool(uuid)
+	if !ok {
+		return fmt.Errorf("pool %s is not in the record", uuid)
+	}
+	cfg := run.pool.Config()
+	gr := a.cfg.Storage.Grower()
+	data, err := gr.Size(ctx, cfg.DataDev)
+	if err != nil {
+		return err
+	}
+	meta, err := gr.Size(ctx, cfg.MetadataDev)
+	if err != nil {
+		return err
+	}
+	g := metadata.PoolGrow{Pool: uuid}
+	if uint64(data) > p.DataBytes {
+		g.DataBytes = uint64(data)
+	}
+	if uint64(meta) > p.MetaBytes {
+		g.MetaBytes = uint64(meta)
+	}
+	if g.DataBytes == 0 && g.MetaBytes == 0 {
+		return nil
+	}
+	if _, err := propose(ctx, a.cfg.FSM, a.cfg.Proposer, a.cfg.Now(), metadata.CmdPoolGrow, g); err != nil {
+		return err
+	}
+	a.log.Info("pool growth recorded", "pool", uuid, "data_bytes", g.DataBytes, "meta_bytes", g.MetaBytes)
+	return nil
+}
