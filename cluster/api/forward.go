@@ -1,0 +1,177 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/thinraft/thinraft/cluster/raftnode"
+)
+
+// hdrForwarded marks a request a follower forwarded, with the follower's
+// id. A request forwarded once is never forwarded again: a node that is
+// not the leader either answers 503 not_leader and the follower that
+// forwarded it retries, so no request circles between nodes.
+const hdrForwarded = "X-Thinraft-Forwarded-By"
+
+// kind says where a route may be served.
+type kind int
+
+const (
+	// local routes answer from this node as it is (e.g. /v1/cluster).
+	local kind = iota
+	// read routes need the leader unless ?stale=true.
+	read
+	// write routes always need the leader.
+	write
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle registers a route behind authentication and leader routing.
+func (s *Server) handle(pattern string, k kind, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.authenticate(r); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err != nil {
+			s.writeError(w, errorf("invalid", "request body unreadable or larger than 1 MiB"))
+			return
+		}
+		stale, err := staleParam(r)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		needLeader := k == write || (k == read && !stale)
+		s.route(w, r, body, needLeader, h)
+	})
+}
+
+func staleParam(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("stale")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errorf("invalid", "stale must be true or false")
+	}
+	return b, nil
+}
+
+// route serves the request here when this node may, and otherwise
+// forwards it to the leader, retrying while no leader is reachable for up
+// to ForwardTimeout.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, needLeader bool, h handlerFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ForwardTimeout)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	for {
+		if !needLeader || s.cfg.Applier.IsLeader() {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			err := h(w, r)
+			if err == nil {
+				return
+			}
+			// A NotLeaderError means the command was not enqueued (raft
+			// refuses before its log), so forwarding cannot apply it twice.
+			var nl *raftnode.NotLeaderError
+			if !needLeader || !errors.As(err, &nl) {
+				s.writeError(w, err)
+				return
+			}
+		}
+		if r.Header.Get(hdrForwarded) != "" {
+			id, _ := s.cfg.Applier.Leader()
+			s.writeError(w, s.notLeader(id))
+			return
+		}
+		if s.forwardOnce(ctx, w, r, body) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			if r.Context().Err() != nil {
+				return // the client is gone
+			}
+			id, _ := s.cfg.Applier.Leader()
+			s.writeError(w, s.notLeader(id))
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 300*time.Millisecond)
+	}
+}
+
+// forwardOnce sends the request to the leader this node knows of and
+// relays the answer. It returns false when it wrote nothing and the
+// caller should retry: no leader known, the leader unreachable before the
+// request went out, or the target answering not_leader (it lost office).
+func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) bool {
+	id, _ := s.cfg.Applier.Leader()
+	if id == "" || id == s.cfg.NodeID {
+		return false
+	}
+	addr := s.apiAddrOf(id)
+	if addr == "" {
+		return false
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, "https://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		s.writeError(w, err)
+		return true
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	// The leader authenticates this node by its certificate; the caller's
+	// token stays here (the nodes may not share a token list).
+	req.Header.Set(hdrForwarded, s.cfg.NodeID)
+	resp, err := s.fwd.Do(req)
+	if err != nil {
+		if r.Method == http.MethodGet || isDialError(err) {
+			return false
+		}
+		s.writeError(w, errorf(CodeOutcomeUnknown, "the leader "+id+" failed while handling the request; read the object to find out whether it took effect"))
+		return true
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		if r.Method == http.MethodGet {
+			return false
+		}
+		s.writeError(w, errorf(CodeOutcomeUnknown, "the leader "+id+" failed while answering; read the object to find out whether it took effect"))
+		return true
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		var eb ErrorBody
+		if json.Unmarshal(out, &eb) == nil && eb.Error.Code == CodeNotLeader {
+			return false
+		}
+	}
+	for _, h := range []string{"Content-Type", "Location"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.Header().Set("X-Thinraft-Served-By", id)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(out)
+	return true
+}
+
+// isDialError: the connection was never made, so the request was not sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

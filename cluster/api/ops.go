@@ -1,0 +1,83 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/thinraft/thinraft/metadata"
+)
+
+// operationOf collects the intents of the command at Raft index id. It
+// reports false when none is known: a wrong id, or one whose intents have
+// all left the FSM's bounded history.
+func operationOf(v metadata.View, id string) (*Operation, bool) {
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return nil, false
+	}
+	op := &Operation{ID: id, State: OpDone}
+	for n := 0; ; n++ {
+		in, ok := v.Intent(fmt.Sprintf("%s-%d", id, n))
+		if !ok {
+			break
+		}
+		op.Intents = append(op.Intents, in)
+		switch {
+		case in.State == metadata.IntentPending:
+			op.State = OpPending
+		case in.State == metadata.IntentAbandoned && op.State != OpPending:
+			op.State = OpAbandoned
+			if op.Reason == "" {
+				op.Reason = in.Reason
+			}
+		}
+	}
+	if len(op.Intents) == 0 {
+		return nil, false
+	}
+	return op, true
+}
+
+// opID is the operation id of a command that queued intents.
+func opID(res *metadata.Result) string {
+	if len(res.Intents) == 0 {
+		return ""
+	}
+	id, _, _ := strings.Cut(res.Intents[0], "-")
+	return id
+}
+
+// operation reads an operation from the local FSM.
+func (s *Server) operation(id string) (*Operation, bool) {
+	var op *Operation
+	var ok bool
+	s.cfg.FSM.Read(func(v metadata.View) { op, ok = operationOf(v, id) })
+	return op, ok
+}
+
+// waitOperation waits up to d for operation id to finish, watching the
+// FSM, and returns its last state. Completions reach this replica through
+// the log, so no polling of the leader is involved.
+func (s *Server) waitOperation(ctx context.Context, id string, d time.Duration) (*Operation, error) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		ch := s.cfg.FSM.Watch()
+		op, ok := s.operation(id)
+		if !ok {
+			return nil, errorf("not_found", "operation "+id+" not found (unknown id, or finished and dropped from history)")
+		}
+		if op.Finished() || d <= 0 {
+			return op, nil
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return op, nil
+		case <-ctx.Done():
+			return op, nil
+		}
+	}
+}
