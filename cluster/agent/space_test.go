@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thinraft/thinraft/metadata"
+)
+
+// TestRefusedSnapshot: a snapshot that would take free data under the
+// reserve of a pool that cannot grow is refused by thinpool before the
+// kernel is touched and abandoned in the record with the reason; the
+// snapshot volume is failed, the origin untouched, and the queue goes on.
+func TestRefusedSnapshot(t *testing.T) {
+	c := newTestCluster(t, 1)
+	pool := c.addPool(0, "small", 16*mib, 4*mib)
+	r := newAgentRig(t, c, 0, func(cfg *Config) {
+		cfg.Storage = FileStorage{Dir: cfg.Storage.(FileStorage).Dir, MaxSize: 16 * mib}
+		cfg.MonitorInterval = 50 * time.Millisecond
+	})
+	r.start()
+	a := c.createVolume("a", pool, 32*mib)
+	r.waitDrained(pool, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// 15 of 16 MiB: free data is 6%, under the 10% reserve.
+	writeAt(t, r, ctx, a, bytes.Repeat([]byte{7}, 15*mib), 0)
+
+	s := c.snapshot(a, "a-snap")
+	other := c.createVolume("other", pool, 4*mib) // queued behind; refused as well (also needs the reserve)
+	r.waitDrained(pool, 20*time.Second)
+	vs, ok := c.fsms[0].Volume(s)
+	if !ok || vs.State != metadata.VolumeFailed || vs.ThinID != 0 || !strings.Contains(vs.Reason, "reserve") {
+		t.Fatalf("refused snapshot: %+v", vs)
+	}
+	for _, id := range []string{s, other} {
+		v, _ := c.fsms[0].Volume(id)
+		if v.State != metadata.VolumeFailed {
+			t.Fatalf("volume %s: %s, want failed", v.Name, v.State)
+		}
+	}
+	va, _ := c.fsms[0].Volume(a)
+	if va.State != metadata.VolumeActive {
+		t.Fatalf("origin: %+v", va)
+	}
+	r.checkKernel(pool)
+	if st := r.a.Stats(); st.Refused < 2 {
+		t.Fatalf("stats %+v: want 2 refusals", st)
+	}
+	// The failed volumes are deleted through the queue too (no kernel
+	// device: the delete is a record change or a no-op intent).
+	c.do(metadata.CmdVolumeDelete, metadata.VolumeDelete{Volume: metadata.VolumeRef{UUID: s}})
+	r.waitDrained(pool, 20*time.Second)
+	r.checkKernel(pool)
+}
+
+// TestUsageAndGrowth: usage reports carry the pool's counts and each
+// volume's exclusive/shared bytes; autoextend grows the data file past the
+// threshold and the agent records the new size with pool_grow.
+func TestUsageAndGrowth(t *testing.T) {
+	c := newTestCluster(t, 1)
+	pool := c.addPool(0, "grow", 16*mib, 4*mib)
+	r := newAgentRig(t, c, 0, func(cfg *Config) { cfg.MonitorInterval = 50 * time.Millisecond })
+	r.start()
+	a := c.createVolume("a", pool, 64*mib)
+	r.waitDrained(pool, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	writeAt(t, r, ctx, a, bytes.Repeat([]byte{1}, 12*mib), 0) // 75%: over the 70% threshold
+	s := c.snapshot(a, "a-snap")
+	r.waitDrained(pool, 20*time.Second)
+	writeAt(t, r, ctx, a, bytes.Repeat([]byte{2}, 1*mib), 0) // 1 MiB of a diverges from s
+
+	deadline := time.Now().Add(20 * time.Second)
+	var p metadata.Pool
+	for {
+		r.a.ReportNow(ctx)
+		c.fsms[0].Read(func(v metadata.View) { p, _ = v.Pool(pool) })
+		if p.DataBytes > 16*mib || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p.DataBytes <= 16*mib {
+		t.Fatalf("pool data size still %d after autoextend", p.DataBytes)
+	}
+	if p.Usage.DataUsed != 13*mib/(64<<10) || p.Usage.DataTotal != p.DataBytes/(64<<10) || p.Usage.Mode != "rw" || p.Usage.ReportedAt.IsZero() {
+		t.Fatalf("usage %+v (data bytes %d)", p.Usage, p.DataBytes)
+	}
+	va, _ := c.fsms[0].Volume(a)
+	vs, _ := c.fsms[0].Volume(s)
+	if va.ExclusiveBytes != 1*mib || va.SharedBytes != 11*mib || vs.ExclusiveBytes != 1*mib || vs.SharedBytes != 11*mib {
+		t.Fatalf("volume usage: a excl %d shared %d, snap excl %d shared %d", va.ExclusiveBytes, va.SharedBytes, vs.ExclusiveBytes, vs.SharedBytes)
+	}
+}
