@@ -1,0 +1,238 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/thinraft/thinraft/cluster/api"
+)
+
+// DefaultRetryTimeout is how long a call keeps retrying through an
+// election when its context has no earlier deadline.
+const DefaultRetryTimeout = 15 * time.Second
+
+// Config describes how to reach and authenticate to a cluster.
+type Config struct {
+	// Endpoints are API addresses of any nodes, "host:port" or
+	// "https://host:port".
+	Endpoints []string
+	// Token is a bearer token; empty to authenticate by Certificate only.
+	Token string
+	// CA verifies the nodes' certificates (the cluster CA).
+	CA *x509.CertPool
+	// Certificate is an optional client certificate of the cluster CA.
+	Certificate *tls.Certificate
+	// RetryTimeout bounds retries through elections (default
+	// DefaultRetryTimeout).
+	RetryTimeout time.Duration
+	// RequestTimeout bounds each HTTP attempt (default 30 s; a ?wait
+	// extends it).
+	RequestTimeout time.Duration
+}
+
+// Client calls the API. It is safe for concurrent use.
+type Client struct {
+	cfg       Config
+	endpoints []string
+	hc        *http.Client
+
+	mu sync.Mutex
+	// cur is the index of the endpoint that last answered.
+	cur int
+}
+
+// New checks cfg and returns a client.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("client: no endpoints")
+	}
+	if cfg.CA == nil {
+		return nil, errors.New("client: no CA: the cluster CA must verify the nodes")
+	}
+	if cfg.RetryTimeout <= 0 {
+		cfg.RetryTimeout = DefaultRetryTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	eps := make([]string, len(cfg.Endpoints))
+	for i, e := range cfg.Endpoints {
+		eps[i] = strings.TrimSuffix(strings.TrimPrefix(e, "https://"), "/")
+	}
+	tc := &tls.Config{RootCAs: cfg.CA, MinVersion: tls.VersionTLS12}
+	if cfg.Certificate != nil {
+		tc.Certificates = []tls.Certificate{*cfg.Certificate}
+	}
+	return &Client{cfg: cfg, endpoints: eps, hc: &http.Client{
+		Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
+		// The API never redirects; a redirect would drop the token's
+		// guarantees on another host, so refuse to follow one.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// Option adjusts a call's query: Stale, Wait.
+type Option func(url.Values)
+
+// Stale reads the answering node's replica without the leader check.
+func Stale() Option { return func(q url.Values) { q.Set("stale", "true") } }
+
+// Wait asks the leader to wait up to d for the operation a write starts.
+func Wait(d time.Duration) Option { return func(q url.Values) { q.Set("wait", d.String()) } }
+
+func query(opts []Option) url.Values {
+	q := url.Values{}
+	for _, o := range opts {
+		o(q)
+	}
+	return q
+}
+
+// endpoint returns the i-th endpoint to try, starting at the current one.
+func (c *Client) endpoint(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endpoints[(c.cur+i)%len(c.endpoints)]
+}
+
+func (c *Client) settle(ep string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.endpoints {
+		if e == ep {
+			c.cur = i
+			return
+		}
+	}
+}
+
+// do sends one API call, retrying as doc.go describes, and decodes a
+// successful answer into out (if not nil). It returns the HTTP status.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) (int, error) {
+	var body []byte
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("client: encode %s %s: %w", method, path, err)
+		}
+		body = b
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RetryTimeout)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	var last error
+	for attempt := 0; ; attempt++ {
+		ep := c.endpoint(attempt)
+		status, err := c.once(rctx, ep, method, path, q, body, out)
+		if err == nil {
+			c.settle(ep)
+			return status, nil
+		}
+		last = err
+		var ae *Error
+		switch {
+		case errors.As(err, &ae) && retryable(ae):
+			// Every node forwards; the answering one is as good as any.
+		case isDialError(err), method == http.MethodGet && !errors.As(err, &ae) && ctx.Err() == nil:
+			// Not reached (or a read lost): try the next endpoint at once
+			// unless we have been round them all.
+			if (attempt+1)%len(c.endpoints) != 0 {
+				continue
+			}
+		case errors.As(err, &ae):
+			return status, err
+		default:
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("client: %s %s: %w", method, path, ctx.Err())
+			}
+			return 0, &Error{Code: api.CodeOutcomeUnknown, Message: fmt.Sprintf("%s %s on %s: %v; read to find out whether it took effect", method, path, ep, err)}
+		}
+		select {
+		case <-rctx.Done():
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("client: %s %s: %w (last error: %v)", method, path, ctx.Err(), last)
+			}
+			return 0, fmt.Errorf("client: %s %s: gave up after %v: %w", method, path, c.cfg.RetryTimeout, last)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// once is one HTTP attempt against one endpoint.
+func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values, body []byte, out any) (int, error) {
+	timeout := c.cfg.RequestTimeout
+	if w := q.Get("wait"); w != "" {
+		if d, err := time.ParseDuration(w); err == nil {
+			timeout += d
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	u := url.URL{Scheme: "https", Host: ep, Path: path, RawQuery: q.Encode()}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return 0, fmt.Errorf("client: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 400 {
+		var eb api.ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
+			return resp.StatusCode, &Error{Status: resp.StatusCode, Code: api.CodeInternal,
+				Message: fmt.Sprintf("%s %s: non-API answer %q", method, path, truncate(data))}
+		}
+		return resp.StatusCode, &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Leader: eb.Error.Leader}
+	}
+	if out != nil && resp.StatusCode != http.StatusNoContent {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, &Error{Status: resp.StatusCode, Code: api.CodeInternal, Message: fmt.Sprintf("%s %s: decode answer: %v", method, path, err)}
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return string(b)
+}
+
+// isDialError: the connection was never made, so nothing was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

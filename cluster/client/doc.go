@@ -1,0 +1,20 @@
+// Package client is the Go client of thinraft's HTTP API (package
+// cluster/api), used by the CLI and the Cinder driver.
+//
+// Design. A Client knows several endpoints (any nodes of the cluster);
+// every node forwards writes and linearizable reads to the leader, so the
+// client needs no leader tracking of its own. It sticks to the endpoint
+// that last answered, moves on when one cannot be dialled, and retries
+// with backoff while the cluster answers 503 not_leader or unavailable
+// (an election), up to Config.RetryTimeout or the context's deadline. It
+// never retries a write whose fate is unknown (a connection lost after the
+// request went out, or the server's outcome_unknown): that surfaces as
+// ErrOutcomeUnknown and the caller reads to find out.
+//
+// Errors from the API are *Error values carrying the HTTP status and the
+// API's code; errors.Is(err, client.ErrNotFound) and the other sentinels
+// match by code.
+//
+// Imports: cluster/api (wire types), metadata (model types) and the
+// standard library.
+package client
