@@ -7,6 +7,9 @@ import "github.com/thinraft/thinraft/metadata"
 
 // VGCreateRequest is the body of POST /v1/vgs.
 type VGCreateRequest struct {
+	// UUID is optional: the leader picks one when it is empty. A client
+	// that picks it can retry the create safely (see docs/api.md).
+	UUID       string   `json:"uuid,omitempty"`
 	Name       string   `json:"name"`
 	Tags       []string `json:"tags,omitempty"`
 	MaxVolumes int      `json:"max_volumes,omitempty"`
@@ -15,6 +18,9 @@ type VGCreateRequest struct {
 // PoolCreateRequest is the body of POST /v1/vgs/{vg}/pools: it records a
 // pool on a node (normally the node's agent does this when it adopts one).
 type PoolCreateRequest struct {
+	// UUID is optional: the leader picks one when it is empty. A client
+	// that picks it can retry the create safely (see docs/api.md).
+	UUID           string `json:"uuid,omitempty"`
 	Name           string `json:"name"`
 	Node           string `json:"node"`
 	ChunkSectors   uint32 `json:"chunk_sectors"`
@@ -29,6 +35,9 @@ type PoolCreateRequest struct {
 // VolumeCreateRequest is the body of POST /v1/vgs/{vg}/volumes. Pool is the
 // pool's name in the VG or its uuid.
 type VolumeCreateRequest struct {
+	// UUID is optional: the leader picks one when it is empty. A client
+	// that picks it can retry the create safely (see docs/api.md).
+	UUID           string   `json:"uuid,omitempty"`
 	Name           string   `json:"name"`
 	Pool           string   `json:"pool"`
 	SizeBytes      uint64   `json:"size_bytes"`
@@ -50,6 +59,9 @@ type VolumePatchRequest struct {
 
 // SnapshotCreateRequest is the body of POST .../volumes/{name}/snapshots.
 type SnapshotCreateRequest struct {
+	// UUID is optional: the leader picks one when it is empty. A client
+	// that picks it can retry the create safely (see docs/api.md).
+	UUID             string   `json:"uuid,omitempty"`
 	Name             string   `json:"name"`
 	ReadOnly         bool     `json:"read_only,omitempty"`
 	NoActivationSkip bool     `json:"no_activation_skip,omitempty"`

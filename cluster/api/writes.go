@@ -68,12 +68,14 @@ func (s *Server) createVG(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &q); err != nil {
 		return err
 	}
-	id, err := newUUID()
+	id, err := uuidOr(q.UUID)
 	if err != nil {
 		return err
 	}
 	if _, err := s.apply(r.Context(), metadata.CmdVGCreate, metadata.VGCreate{Name: q.Name, UUID: id, Tags: q.Tags, MaxVolumes: q.MaxVolumes}); err != nil {
-		return err
+		if !s.replayed(err, q.UUID, func(v metadata.View) bool { vg, ok := v.VG(q.Name); return ok && vg.UUID == q.UUID }) {
+			return err
+		}
 	}
 	var vg metadata.VG
 	s.cfg.FSM.Read(func(v metadata.View) { vg, _ = v.VG(q.Name) })
@@ -94,20 +96,23 @@ func (s *Server) createPool(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &q); err != nil {
 		return err
 	}
-	id, err := newUUID()
+	id, err := uuidOr(q.UUID)
 	if err != nil {
 		return err
 	}
-	res, err := s.apply(r.Context(), metadata.CmdPoolAdd, metadata.PoolAdd{
+	_, err = s.apply(r.Context(), metadata.CmdPoolAdd, metadata.PoolAdd{
 		UUID: id, VG: r.PathValue("vg"), Name: q.Name, Node: q.Node, ChunkSectors: q.ChunkSectors,
 		DataBytes: q.DataBytes, MetaBytes: q.MetaBytes, Zero: q.Zero, Discards: q.Discards,
 		ErrorIfNoSpace: q.ErrorIfNoSpace, TxnID: q.TxnID,
 	})
-	if err != nil {
+	if err != nil && !s.replayed(err, q.UUID, func(v metadata.View) bool {
+		p, ok := v.Pool(q.UUID)
+		return ok && p.Name == q.Name && p.VG == r.PathValue("vg")
+	}) {
 		return err
 	}
 	var p metadata.Pool
-	s.cfg.FSM.Read(func(v metadata.View) { p, _ = v.Pool(res.UUID) })
+	s.cfg.FSM.Read(func(v metadata.View) { p, _ = v.Pool(id) })
 	writeJSON(w, http.StatusCreated, PoolResponse{Pool: p})
 	return nil
 }
@@ -120,7 +125,7 @@ func (s *Server) createVolume(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.waitParam(r); err != nil {
 		return err
 	}
-	id, err := newUUID()
+	id, err := uuidOr(q.UUID)
 	if err != nil {
 		return err
 	}
@@ -129,7 +134,7 @@ func (s *Server) createVolume(w http.ResponseWriter, r *http.Request) error {
 		ReadOnly: q.ReadOnly, ActivationSkip: q.ActivationSkip, Tags: q.Tags,
 	})
 	if err != nil {
-		return err
+		return s.replayVolume(w, r, err, q.UUID, r.PathValue("vg"), q.Name)
 	}
 	return s.answerOp(w, r, res, id, http.StatusCreated)
 }
@@ -157,7 +162,7 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.waitParam(r); err != nil {
 		return err
 	}
-	id, err := newUUID()
+	id, err := uuidOr(q.UUID)
 	if err != nil {
 		return err
 	}
@@ -166,7 +171,7 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 		NoActivationSkip: q.NoActivationSkip, Tags: q.Tags,
 	})
 	if err != nil {
-		return err
+		return s.replayVolume(w, r, err, q.UUID, r.PathValue("vg"), q.Name)
 	}
 	return s.answerOp(w, r, res, id, http.StatusCreated)
 }
@@ -258,5 +263,47 @@ func (s *Server) patchVolume(w http.ResponseWriter, r *http.Request) error {
 		return volumeNotFound(ref.VG, ref.Name)
 	}
 	writeJSON(w, http.StatusOK, VolumeResponse{Volume: &vol})
+	return nil
+}
+
+// uuidOr returns the client's uuid, or a new one.
+func uuidOr(given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	return newUUID()
+}
+
+// replayed reports whether a refused create is the repeat of one already
+// applied: the client chose the uuid (random, so nobody else holds it), the
+// FSM says it exists, and the object under that uuid is the one asked for.
+func (s *Server) replayed(err error, clientUUID string, same func(v metadata.View) bool) bool {
+	if clientUUID == "" || metadata.CodeOf(err) != metadata.CodeExists {
+		return false
+	}
+	ok := false
+	s.cfg.FSM.Read(func(v metadata.View) { ok = same(v) })
+	return ok
+}
+
+// replayVolume answers a repeated volume or snapshot create as the first
+// one was answered, when it is one (replayed), and returns err otherwise.
+// The operation is found through the volume's pending intent; once that
+// has finished the answer carries the volume alone.
+func (s *Server) replayVolume(w http.ResponseWriter, r *http.Request, err error, clientUUID, vg, name string) error {
+	var vol metadata.Volume
+	if !s.replayed(err, clientUUID, func(v metadata.View) bool {
+		var ok bool
+		vol, ok = v.Volume(clientUUID)
+		return ok && vol.VG == vg && vol.Name == name
+	}) {
+		return err
+	}
+	for _, in := range s.cfg.FSM.PendingIntents(vol.Pool) {
+		if in.Volume == vol.UUID {
+			return s.answerOp(w, r, &metadata.Result{UUID: vol.UUID, Intents: []string{in.ID}}, vol.UUID, http.StatusCreated)
+		}
+	}
+	writeJSON(w, http.StatusCreated, VolumeResponse{Volume: &vol})
 	return nil
 }

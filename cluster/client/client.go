@@ -124,6 +124,13 @@ func (c *Client) settle(ep string) {
 // do sends one API call, retrying as doc.go describes, and decodes a
 // successful answer into out (if not nil). It returns the HTTP status.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) (int, error) {
+	return c.call(ctx, method, path, q, in, out, method == http.MethodGet)
+}
+
+// call is do with idem saying whether the request may be sent again after
+// its fate became unknown (reads; creates carrying a client-chosen uuid,
+// which the server recognises when repeated).
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any, idem bool) (int, error) {
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -136,6 +143,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	defer cancel()
 	backoff := 50 * time.Millisecond
 	var last error
+	// lastAPI is the last error a server answered, the most useful one to
+	// report when the retries run out.
+	var lastAPI *Error
 	for attempt := 0; ; attempt++ {
 		ep := c.endpoint(attempt)
 		status, err := c.once(rctx, ep, method, path, q, body, out)
@@ -146,9 +156,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		last = err
 		var ae *Error
 		switch {
-		case errors.As(err, &ae) && retryable(ae):
+		case errors.As(err, &ae) && (retryable(ae) || idem && ae.Code == api.CodeOutcomeUnknown):
 			// Every node forwards; the answering one is as good as any.
-		case isDialError(err), method == http.MethodGet && !errors.As(err, &ae) && ctx.Err() == nil:
+			lastAPI = ae
+		case isDialError(err), idem && !errors.As(err, &ae) && ctx.Err() == nil:
 			// Not reached (or a read lost): try the next endpoint at once
 			// unless we have been round them all.
 			if (attempt+1)%len(c.endpoints) != 0 {
@@ -167,7 +178,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			if ctx.Err() != nil {
 				return 0, fmt.Errorf("client: %s %s: %w (last error: %v)", method, path, ctx.Err(), last)
 			}
-			return 0, fmt.Errorf("client: %s %s: gave up after %v: %w", method, path, c.cfg.RetryTimeout, last)
+			if lastAPI != nil {
+				return 0, fmt.Errorf("client: %s %s: gave up after %v: %w", method, path, c.cfg.RetryTimeout, lastAPI)
+			}
+			return 0, fmt.Errorf("client: %s %s: gave up after %v: %w (last error: %v)", method, path, c.cfg.RetryTimeout,
+				&Error{Code: api.CodeTimeout, Message: "no node answered"}, last)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)

@@ -48,8 +48,8 @@ var (
 	ErrAbandoned = &Error{Code: "abandoned"}
 )
 
-// retryable reports whether an API error means "no leader right now":
-// the request was not applied and may be sent again.
-func retryable(e *Error) bool {
-	return e.Code == api.CodeNotLeader || e.Code == string(metadata.CodeUnavailable)
-}
+// retryable reports whether an API error allows sending any request
+// again: not_leader means it was not applied (no leader reachable, an
+// election). metadata's unavailable (a pool's node is down) is not an
+// election and is returned at once.
+func retryable(e *Error) bool { return e.Code == api.CodeNotLeader }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -63,7 +64,10 @@ func (c *Client) VG(ctx context.Context, name string, opts ...Option) (*metadata
 // CreateVG creates a volume group.
 func (c *Client) CreateVG(ctx context.Context, req api.VGCreateRequest) (*metadata.VG, error) {
 	var out api.VGResponse
-	_, err := c.do(ctx, http.MethodPost, p("vgs"), nil, req, &out)
+	if err := withUUID(&req.UUID); err != nil {
+		return nil, err
+	}
+	_, err := c.call(ctx, http.MethodPost, p("vgs"), nil, req, &out, true)
 	return &out.VG, err
 }
 
@@ -90,7 +94,10 @@ func (c *Client) Pool(ctx context.Context, vg, name string, opts ...Option) (*me
 // CreatePool records a pool on a node.
 func (c *Client) CreatePool(ctx context.Context, vg string, req api.PoolCreateRequest) (*metadata.Pool, error) {
 	var out api.PoolResponse
-	_, err := c.do(ctx, http.MethodPost, p("vgs", vg, "pools"), nil, req, &out)
+	if err := withUUID(&req.UUID); err != nil {
+		return nil, err
+	}
+	_, err := c.call(ctx, http.MethodPost, p("vgs", vg, "pools"), nil, req, &out, true)
 	return &out.Pool, err
 }
 
@@ -136,7 +143,10 @@ func (c *Client) Volume(ctx context.Context, vg, name string, opts ...Option) (*
 // kernel work (pending unless Wait let it finish).
 func (c *Client) CreateVolume(ctx context.Context, vg string, req api.VolumeCreateRequest, opts ...Option) (*api.VolumeResponse, error) {
 	var out api.VolumeResponse
-	_, err := c.do(ctx, http.MethodPost, p("vgs", vg, "volumes"), query(opts), req, &out)
+	if err := withUUID(&req.UUID); err != nil {
+		return nil, err
+	}
+	_, err := c.call(ctx, http.MethodPost, p("vgs", vg, "volumes"), query(opts), req, &out, true)
 	return &out, err
 }
 
@@ -157,7 +167,10 @@ func (c *Client) DeleteVolume(ctx context.Context, vg, name string, opts ...Opti
 // CreateSnapshot snapshots volume vg/name.
 func (c *Client) CreateSnapshot(ctx context.Context, vg, name string, req api.SnapshotCreateRequest, opts ...Option) (*api.VolumeResponse, error) {
 	var out api.VolumeResponse
-	_, err := c.do(ctx, http.MethodPost, p("vgs", vg, "volumes", name, "snapshots"), query(opts), req, &out)
+	if err := withUUID(&req.UUID); err != nil {
+		return nil, err
+	}
+	_, err := c.call(ctx, http.MethodPost, p("vgs", vg, "volumes", name, "snapshots"), query(opts), req, &out, true)
 	return &out, err
 }
 
@@ -209,4 +222,20 @@ func (c *Client) WaitOperation(ctx context.Context, id string) (*api.Operation, 
 			return op, fmt.Errorf("client: wait for operation %s: %w", id, err)
 		}
 	}
+}
+
+// withUUID gives a create request a uuid chosen here, so the create can be
+// retried after a lost answer: the server recognises the repeat.
+func withUUID(u *string) error {
+	if *u != "" {
+		return nil
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("client: uuid: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	*u = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return nil
 }
