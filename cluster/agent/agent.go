@@ -92,8 +92,10 @@ type Agent struct {
 
 	mu    sync.Mutex
 	pools map[string]*poolRun
-	stats Stats
-	wg    sync.WaitGroup
+	// active are the volumes OpenVolume activated, by uuid.
+	active map[string]activeThin
+	stats  Stats
+	wg     sync.WaitGroup
 }
 
 // poolRun is one open pool and its retry state. Only the Run goroutine
@@ -118,7 +120,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}, active: map[string]activeThin{}}, nil
 }
 
 // Stats returns the agent's counters.
@@ -145,6 +147,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// Take the channel before reading, so no change is missed.
 		changed := a.cfg.FSM.Watch()
 		wake := a.step(ctx, failed)
+		a.followSizes(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -101,3 +101,46 @@ func readAt(t *testing.T, r *agentRig, ctx context.Context, vol string, n int, o
 	}
 	return b
 }
+
+// TestExtendActive: volume_extend changes the record only; the agent
+// reloads the table of a device it activated for IO, so the new end of
+// the volume is writable without reactivation.
+func TestExtendActive(t *testing.T) {
+	c := newTestCluster(t, 1)
+	pool := c.addPool(0, "pool0", 64*mib, 16*mib)
+	r := newAgentRig(t, c, 0, nil)
+	r.start()
+	a := c.createVolume("a", pool, 4*mib)
+	r.waitDrained(pool, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dev, err := r.a.OpenVolume(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if dev.Size() != 4*mib {
+		t.Fatalf("size %d", dev.Size())
+	}
+	c.do(metadata.CmdVolumeExtend, metadata.VolumeExtend{Volume: metadata.VolumeRef{UUID: a}, SizeBytes: 8 * mib})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d2, err := r.a.OpenVolume(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := d2.Size()
+		d2.Close()
+		if size == 8*mib {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device size still %d after volume_extend to %d", size, 8*mib)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	writeAt(t, r, ctx, a, bytes.Repeat([]byte{9}, 4096), 7*mib)
+	if got := readAt(t, r, ctx, a, 4096, 7*mib); !bytes.Equal(got, bytes.Repeat([]byte{9}, 4096)) {
+		t.Fatal("the extended end does not read back")
+	}
+}

@@ -29,7 +29,79 @@ func (a *Agent) OpenVolume(ctx context.Context, uuid string) (dm.BlockDevice, er
 	if run == nil {
 		return nil, fmt.Errorf("volume %s/%s in pool %s: %w", vol.VG, vol.Name, vol.Pool, ErrNotHere)
 	}
-	return run.pool.OpenThin(ctx, vol.ThinID)
+	dev, err := run.pool.OpenThin(ctx, vol.ThinID)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if e, ok := a.active[uuid]; !ok || e.thin != vol.ThinID {
+		// Activation used the record's size of the moment.
+		a.active[uuid] = activeThin{pool: vol.Pool, thin: vol.ThinID, sectors: toSectors(vol.SizeBytes)}
+	}
+	a.mu.Unlock()
+	return dev, nil
+}
+
+// activeThin is a thin device the agent activated for IO and the length
+// its table has.
+type activeThin struct {
+	pool    string
+	thin    uint32
+	sectors uint64
+}
+
+// followSizes reloads the tables of active devices whose volumes were
+// extended (volume_extend changes only the record: a thin device's size
+// is its table's length). Its cost is that of the devices open for IO.
+func (a *Agent) followSizes(ctx context.Context) {
+	a.mu.Lock()
+	todo := make(map[string]activeThin, len(a.active))
+	for k, v := range a.active {
+		todo[k] = v
+	}
+	a.mu.Unlock()
+	for uuid, e := range todo {
+		vol, ok := a.cfg.FSM.Volume(uuid)
+		if !ok || vol.ThinID != e.thin {
+			a.forget(uuid)
+			continue
+		}
+		want := toSectors(vol.SizeBytes)
+		if want <= e.sectors {
+			continue
+		}
+		run := a.pool(e.pool)
+		if run == nil {
+			continue
+		}
+		name := run.pool.ThinDMName(e.thin)
+		table := dm.Table{dm.ThinParams{PoolDev: "/dev/mapper/" + run.pool.DMName(), ID: e.thin}.Target(want)}
+		err := a.cfg.Control.Load(ctx, name, table)
+		if err == nil {
+			err = a.cfg.Control.Resume(ctx, name)
+		}
+		if errors.Is(err, dm.ErrDeviceNotFound) {
+			a.forget(uuid) // deactivated behind our back: the next activation uses the record's size
+			continue
+		}
+		if err != nil {
+			a.log.Warn("resize an extended volume's device", "volume", uuid, "thin", e.thin, "err", err)
+			continue
+		}
+		a.log.Info("volume device resized", "volume", uuid, "thin", e.thin, "from_sectors", e.sectors, "to_sectors", want)
+		a.mu.Lock()
+		if cur, ok := a.active[uuid]; ok && cur.thin == e.thin {
+			cur.sectors = want
+			a.active[uuid] = cur
+		}
+		a.mu.Unlock()
+	}
+}
+
+func (a *Agent) forget(uuid string) {
+	a.mu.Lock()
+	delete(a.active, uuid)
+	a.mu.Unlock()
 }
 
 // CloseVolume deactivates a volume's thin device (after its users closed
@@ -43,5 +115,9 @@ func (a *Agent) CloseVolume(ctx context.Context, uuid string) error {
 	if run == nil {
 		return fmt.Errorf("volume %s/%s in pool %s: %w", vol.VG, vol.Name, vol.Pool, ErrNotHere)
 	}
-	return run.pool.DeactivateThin(ctx, vol.ThinID)
+	if err := run.pool.DeactivateThin(ctx, vol.ThinID); err != nil {
+		return err
+	}
+	a.forget(uuid)
+	return nil
 }

@@ -104,9 +104,22 @@ func (r *Record) Begin(_ context.Context, in thinpool.Intent) error {
 	return fmt.Errorf("pool %s: begin %s: %w: intents are queued by the leader's volume commands", r.pool, in, ErrNotAgentCommand)
 }
 
-// SetThinSize is refused: volume sizes are changed by volume_extend.
-func (r *Record) SetThinSize(_ context.Context, id uint32, _ uint64) error {
-	return fmt.Errorf("pool %s: set size of thin %d: %w: use volume_extend", r.pool, id, ErrNotAgentCommand)
+// SetThinSize succeeds only when the record already has the size: sizes
+// change by volume_extend, a record change the agent follows (it resizes
+// active devices to what the record says); it never proposes one.
+func (r *Record) SetThinSize(_ context.Context, id uint32, sizeSectors uint64) error {
+	var have uint64
+	r.fsm.Read(func(v metadata.View) {
+		for _, vol := range v.VolumesOfPool(r.pool) {
+			if vol.ThinID == id {
+				have = toSectors(vol.SizeBytes)
+			}
+		}
+	})
+	if have < sizeSectors {
+		return fmt.Errorf("pool %s: set size of thin %d to %d sectors (record: %d): %w: use volume_extend", r.pool, id, sizeSectors, have, ErrNotAgentCommand)
+	}
+	return nil
 }
 
 // Complete reports one executed intent.
