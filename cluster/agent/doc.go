@@ -31,6 +31,7 @@
 // usage (one pool_report_usage per pool per interval) and backing devices
 // grown by autoextend (pool_grow); thinpool's Monitor runs per pool.
 //
-// Imports: metadata, thinpool, dm and the standard library. Never
+// Imports: metadata, thinpool, dm (and dm/kernel for loop devices),
+// golang.org/x/sys via it, and the standard library. Never
 // raftnode (the Proposer hides it), cli or driver.
 package agent
