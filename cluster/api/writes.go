@@ -228,6 +228,10 @@ func (s *Server) patchVolume(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &q); err != nil {
 		return err
 	}
+	// The lookup must see every acknowledged rename and delete.
+	if err := s.cfg.Applier.LinearizableRead(r.Context()); err != nil {
+		return err
+	}
 	ref := pathVolume(r)
 	vol, ok := s.cfg.FSM.VolumeByName(ref.VG, ref.Name)
 	if !ok {
