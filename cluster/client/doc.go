@@ -5,10 +5,12 @@
 // every node forwards writes and linearizable reads to the leader, so the
 // client needs no leader tracking of its own. It sticks to the endpoint
 // that last answered, moves on when one cannot be dialled, and retries
-// with backoff while the cluster answers 503 not_leader or unavailable
-// (an election), up to Config.RetryTimeout or the context's deadline. It
-// never retries a write whose fate is unknown (a connection lost after the
-// request went out, or the server's outcome_unknown): that surfaces as
+// with backoff while the cluster answers 503 not_leader (an election), up
+// to Config.RetryTimeout or the context's deadline. Creates carry a uuid
+// the client chooses, which the server recognises when a create is
+// repeated, so they are retried after a lost answer too. Other writes whose
+// fate is unknown (a connection lost after the request went out, or the
+// server's outcome_unknown) are never retried: that surfaces as
 // ErrOutcomeUnknown and the caller reads to find out.
 //
 // Errors from the API are *Error values carrying the HTTP status and the
