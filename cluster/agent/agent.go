@@ -101,12 +101,16 @@ type Agent struct {
 // poolRun is one open pool and its retry state. Only the Run goroutine
 // changes the retry fields.
 type poolRun struct {
-	pool    *thinpool.Pool
-	rec     *Record
-	stop    context.CancelFunc
-	fails   int
-	next    time.Time
-	lastErr string
+	pool *thinpool.Pool
+	rec  *Record
+	stop context.CancelFunc
+	// monitored is closed when the pool's Monitor has returned.
+	monitored chan struct{}
+	// recData and recMeta are the record's device sizes last acted on.
+	recData, recMeta uint64
+	fails            int
+	next             time.Time
+	lastErr          string
 }
 
 // openFailure remembers a pool that could not be opened, for backoff.
@@ -208,6 +212,19 @@ func (a *Agent) step(ctx context.Context, failed map[string]*openFailure) time.T
 				continue
 			}
 			delete(failed, uuid)
+		}
+		if p.DataBytes != run.recData || p.MetaBytes != run.recMeta {
+			if grown, err := a.recordGrown(ctx, run, p); err != nil {
+				a.log.Warn("check device sizes", "pool", uuid, "err", err)
+			} else if grown {
+				// Reopening grows the devices to the record (Prepare) and
+				// lets thinpool's adopt reload the pool at the new size.
+				a.log.Info("pool grown in the record: reopening", "pool", uuid, "data_bytes", p.DataBytes, "meta_bytes", p.MetaBytes)
+				a.closePool(run)
+				due(now) // the next step, at once, opens it again
+				continue
+			}
+			run.recData, run.recMeta = p.DataBytes, p.MetaBytes
 		}
 		if now.Before(run.next) {
 			due(run.next)
@@ -330,16 +347,45 @@ func (a *Agent) open(ctx context.Context, p metadata.Pool) (*poolRun, error) {
 	a.log.Info("pool open", "pool", p.UUID, "vg", p.VG, "name", p.Name, "kernel_txn", rep.KernelTxn,
 		"record_txn", rep.RecordTxn, "actions", rep.Actions, "findings", len(rep.Findings))
 	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	run := &poolRun{pool: pool, rec: rec, stop: stop}
+	run := &poolRun{pool: pool, rec: rec, stop: stop, monitored: make(chan struct{}), recData: p.DataBytes, recMeta: p.MetaBytes}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		defer close(run.monitored)
 		pool.Monitor(mctx, a.cfg.MonitorInterval)
 	}()
 	a.mu.Lock()
 	a.pools[p.UUID] = run
 	a.mu.Unlock()
 	return run, nil
+}
+
+// recordGrown tells whether the record's device sizes exceed the devices'
+// (an operator's pool_grow).
+func (a *Agent) recordGrown(ctx context.Context, run *poolRun, p metadata.Pool) (bool, error) {
+	cfg := run.pool.Config()
+	gr := a.cfg.Storage.Grower()
+	data, err := gr.Size(ctx, cfg.DataDev)
+	if err != nil {
+		return false, err
+	}
+	meta, err := gr.Size(ctx, cfg.MetadataDev)
+	if err != nil {
+		return false, err
+	}
+	return uint64(data) < p.DataBytes || uint64(meta) < p.MetaBytes, nil
+}
+
+// closePool forgets an open pool after its monitor has stopped, so no
+// autoextend of the old Pool races the next Open; its devices stay.
+func (a *Agent) closePool(run *poolRun) {
+	run.stop()
+	<-run.monitored
+	a.mu.Lock()
+	if a.pools[run.pool.Name()] == run {
+		delete(a.pools, run.pool.Name())
+	}
+	a.mu.Unlock()
 }
 
 // closeRemoved stops and deactivates pools the node no longer owns.

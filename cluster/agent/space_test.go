@@ -96,3 +96,35 @@ func TestUsageAndGrowth(t *testing.T) {
 		t.Fatalf("volume usage: a excl %d shared %d, snap excl %d shared %d", va.ExclusiveBytes, va.SharedBytes, vs.ExclusiveBytes, vs.SharedBytes)
 	}
 }
+
+// TestRecordedGrow: a pool_grow recorded by an operator grows the backing
+// files and the pool sees the new size without a restart.
+func TestRecordedGrow(t *testing.T) {
+	c := newTestCluster(t, 1)
+	pool := c.addPool(0, "pool0", 16*mib, 4*mib)
+	r := newAgentRig(t, c, 0, nil)
+	r.start()
+	c.createVolume("a", pool, 4*mib)
+	r.waitDrained(pool, 20*time.Second)
+	c.do(metadata.CmdPoolGrow, metadata.PoolGrow{Pool: pool, DataBytes: 32 * mib, MetaBytes: 8 * mib})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if run := r.a.pool(pool); run != nil {
+			if sp, err := run.pool.Space(ctx); err == nil && sp.DataTotal == 32*mib/(64<<10) && sp.MetaTotal == 8*mib/4096 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pool did not grow to the recorded size")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := c.createVolume("b", pool, 4*mib)
+	r.waitDrained(pool, 20*time.Second)
+	r.checkKernel(pool)
+	if v, _ := c.fsms[0].Volume(b); v.State != metadata.VolumeActive {
+		t.Fatalf("volume after growth: %+v", v)
+	}
+}
