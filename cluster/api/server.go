@@ -115,6 +115,13 @@ func New(cfg Config) (*Server, error) {
 		IdleConnTimeout:     30 * time.Second,
 	}}
 	s.routes()
+	// Built here, not in Serve, so Close and Shutdown may race Serve.
+	s.http = &http.Server{
+		Handler:           s.mux,
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          cfg.ErrorLog,
+	}
 	return s, nil
 }
 
@@ -135,14 +142,8 @@ func (s *Server) TLSConfig() *tls.Config {
 // Handler is the API's http.Handler; it expects TLS connections.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Serve serves HTTPS on ln until Shutdown.
+// Serve serves HTTPS on ln until Shutdown or Close. Call it once.
 func (s *Server) Serve(ln net.Listener) error {
-	s.http = &http.Server{
-		Handler:           s.mux,
-		TLSConfig:         s.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          s.cfg.ErrorLog,
-	}
 	err := s.http.ServeTLS(ln, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -154,9 +155,6 @@ func (s *Server) Serve(ln net.Listener) error {
 // then it closes what remains.
 func (s *Server) Shutdown(ctx context.Context) error {
 	defer s.fwd.CloseIdleConnections()
-	if s.http == nil {
-		return nil
-	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		return errors.Join(err, s.http.Close())
 	}
@@ -167,9 +165,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // node, in tests).
 func (s *Server) Close() error {
 	defer s.fwd.CloseIdleConnections()
-	if s.http == nil {
-		return nil
-	}
 	return s.http.Close()
 }
 
