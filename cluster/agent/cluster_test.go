@@ -59,3 +59,56 @@ func TestThreeNodes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestLeaderLoss: agents on the two followers keep executing while the
+// leader is shut down mid-load: their completions fail or are retried
+// through the new leader (a repeated completion is recognised), and every
+// queue drains with the kernel equal to the record.
+func TestLeaderLoss(t *testing.T) {
+	c := newTestCluster(t, 3)
+	leader := -1
+	for i, nd := range c.nodes {
+		if nd.IsLeader() {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	var followers []int
+	for i := range c.nodes {
+		if i != leader {
+			followers = append(followers, i)
+		}
+	}
+	var pools []string
+	var rigs []*agentRig
+	for k, i := range followers {
+		pools = append(pools, c.addPool(i, fmt.Sprintf("p%d", k), 64*mib, 16*mib))
+		rigs = append(rigs, newAgentRig(t, c, i, nil))
+	}
+	for _, r := range rigs {
+		r.start()
+	}
+	// Proposals and reads go through a follower's replica from now on.
+	c.home = followers[0]
+	for i := 0; i < 40; i++ {
+		if i == 15 {
+			if err := c.nodes[leader].Shutdown(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, p := range pools {
+			c.createVolume(fmt.Sprintf("v%d-%d", k, i), p, 4*mib)
+		}
+	}
+	for k, r := range rigs {
+		r.waitDrained(pools[k], 60*time.Second)
+		r.checkKernel(pools[k])
+		var p metadata.Pool
+		c.fsms[r.i].Read(func(v metadata.View) { p, _ = v.Pool(pools[k]) })
+		if p.TxnID != 40 {
+			t.Fatalf("pool %d: txn %d, want 40", k, p.TxnID)
+		}
+	}
+}

@@ -27,7 +27,11 @@ type testCluster struct {
 	t     testing.TB
 	nodes []*raftnode.Node
 	fsms  []*metadata.FSM
+	// home is the node whose replica the test's own commands read.
+	home int
 }
+
+func (c *testCluster) fsm() *metadata.FSM { return c.fsms[c.home] }
 
 func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
@@ -112,7 +116,7 @@ func (c *testCluster) do(typ metadata.CommandType, payload any) *metadata.Result
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r, err := propose(ctx, c.fsms[0], c, time.Now(), typ, payload)
+	r, err := propose(ctx, c.fsm(), c, time.Now(), typ, payload)
 	if err != nil && metadata.CodeOf(err) == metadata.CodeExists && c.appliedBefore(payload) {
 		// The proposer retried a command whose first attempt failed
 		// indefinitely (leadership lost while it was in flight) but had
@@ -146,7 +150,7 @@ func (c *testCluster) appliedBefore(payload any) bool {
 	default:
 		return false
 	}
-	v, ok := c.fsms[0].Volume(uuidOf(payload))
+	v, ok := c.fsm().Volume(uuidOf(payload))
 	return ok && v.Name == name
 }
 
@@ -208,7 +212,7 @@ func (c *testCluster) addPool(i int, name string, dataBytes, metaBytes uint64) s
 	id := fmt.Sprintf("n%d", i+1)
 	c.do(metadata.CmdNodeJoin, metadata.NodeJoin{ID: id, Addr: c.nodes[i].Addr()})
 	var have bool
-	c.fsms[0].Read(func(v metadata.View) { _, have = v.VG(testVG) })
+	c.fsm().Read(func(v metadata.View) { _, have = v.VG(testVG) })
 	if !have {
 		c.do(metadata.CmdVGCreate, metadata.VGCreate{Name: testVG, UUID: newUUID(c.t)})
 	}
