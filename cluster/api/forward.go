@@ -72,8 +72,9 @@ func staleParam(r *http.Request) (bool, error) {
 // forwards it to the leader, retrying while no leader is reachable for up
 // to ForwardTimeout.
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, needLeader bool, h handlerFunc) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ForwardTimeout)
-	defer cancel()
+	// ForwardTimeout bounds the search for a leader, not the forwarded
+	// request itself, which may legitimately wait (?wait=).
+	deadline := time.Now().Add(s.cfg.ForwardTimeout)
 	backoff := 20 * time.Millisecond
 	for {
 		if !needLeader || s.cfg.Applier.IsLeader() {
@@ -95,17 +96,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, need
 			s.writeError(w, s.notLeader(id))
 			return
 		}
-		if s.forwardOnce(ctx, w, r, body) {
+		if s.forwardOnce(r.Context(), w, r, body) {
 			return
 		}
-		select {
-		case <-ctx.Done():
-			if r.Context().Err() != nil {
-				return // the client is gone
-			}
+		if time.Now().After(deadline) {
 			id, _ := s.cfg.Applier.Leader()
 			s.writeError(w, s.notLeader(id))
 			return
+		}
+		select {
+		case <-r.Context().Done():
+			return // the client is gone
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 300*time.Millisecond)

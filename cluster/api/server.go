@@ -111,6 +111,10 @@ func New(cfg Config) (*Server, error) {
 			Certificates: []tls.Certificate{cfg.Identity.Certificate},
 			MinVersion:   tls.VersionTLS13,
 		},
+		// A dead leader's address must fail fast so the retry loop can
+		// move on to the next leader.
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,
 	}}

@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,4 +301,127 @@ func TestLeaderKill(t *testing.T) {
 	if info.LeaderID == "" || info.LeaderID == old.ID {
 		t.Fatalf("leader after kill: %+v", info)
 	}
+}
+
+// TestLongWaitThroughFollower: a forwarded long poll may outlast the
+// follower's ForwardTimeout (2 s in apitest), which bounds only the search
+// for a leader.
+func TestLongWaitThroughFollower(t *testing.T) {
+	c := apitest.Start(t, 3)
+	f := c.Follower()
+	cl := newClient(t, c, 10*time.Second, f.APIAddr)
+	pool := setup(t, cl, f.ID)
+	ctx := ctxT(t, 30*time.Second)
+	r, err := cl.CreateVolume(ctx, "vg0", api.VolumeCreateRequest{Name: "vol1", Pool: "pool0", SizeBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(3 * time.Second)
+		c.CompleteIntents(pool)
+	}()
+	start := time.Now()
+	op, err := cl.Operation(ctx, r.Operation.ID, client.Wait(8*time.Second))
+	if err != nil || op.State != api.OpDone {
+		t.Fatalf("long wait: %+v %v", op, err)
+	}
+	if d := time.Since(start); d < 2500*time.Millisecond {
+		t.Fatalf("answered after %v, before the completion", d)
+	}
+}
+
+// TestClientCertificate: the client authenticates with a client
+// certificate of the cluster CA instead of a token.
+func TestClientCertificate(t *testing.T) {
+	c := apitest.Start(t, 3)
+	b, err := c.CA.IssueClient("cinder", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{b.Cert.Raw}, PrivateKey: b.Key, Leaf: b.Cert}
+	cl, err := client.New(client.Config{Endpoints: []string{c.Follower().APIAddr}, CA: c.CA.Pool(), Certificate: &cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := ctxT(t, 20*time.Second)
+	if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: "vg0"}); err != nil {
+		t.Fatalf("create with a client cert, forwarded: %v", err)
+	}
+	bad, err := client.New(client.Config{Endpoints: []string{c.Follower().APIAddr}, CA: c.CA.Pool(), Token: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if _, err := bad.VGs(ctx); !errors.Is(err, client.ErrUnauthorized) {
+		t.Fatalf("wrong token: %v", err)
+	}
+}
+
+// TestLeaderKillUnderLoad: writers create VGs through every node while the
+// leader is killed. Every create the client acknowledges exists afterwards,
+// and none fails: the client re-sends creates whose answer was lost (the
+// server recognises the repeat by uuid).
+func TestLeaderKillUnderLoad(t *testing.T) {
+	c := apitest.Start(t, 3)
+	old := c.Leader()
+	ctx := ctxT(t, 60*time.Second)
+	const writers = 4
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	errs := make(chan error, writers)
+	for w := range writers {
+		eps := c.Endpoints()
+		// Each writer starts at a different node, the leader included.
+		eps = append(eps[w%len(eps):], eps[:w%len(eps)]...)
+		cl := newClient(t, c, 20*time.Second, eps...)
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				name := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: name}); err != nil {
+					errs <- fmt.Errorf("create %s: %w", name, err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, name)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	c.Kill(old.ID)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	cl := newClient(t, c, 20*time.Second, c.Endpoints()...)
+	vgs, err := cl.VGs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, vg := range vgs {
+		have[vg.Name] = true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range acked {
+		if !have[n] {
+			t.Errorf("acknowledged VG %s lost", n)
+		}
+	}
+	if len(acked) < 10 {
+		t.Errorf("only %d creates acknowledged", len(acked))
+	}
+	t.Logf("%d creates acknowledged, %d VGs present, leader %s killed", len(acked), len(vgs), old.ID)
 }
