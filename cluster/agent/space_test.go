@@ -128,3 +128,63 @@ func TestRecordedGrow(t *testing.T) {
 		t.Fatalf("volume after growth: %+v", v)
 	}
 }
+
+// TestBusyRefused: a delete of a volume open for IO, and a revert of one
+// (two intents), are refused by thinpool (the device is busy), abandoned
+// in the record, and leave the volume active on its device; once closed,
+// both go through.
+func TestBusyRefused(t *testing.T) {
+	c := newTestCluster(t, 1)
+	pool := c.addPool(0, "pool0", 64*mib, 16*mib)
+	r := newAgentRig(t, c, 0, nil)
+	r.start()
+	a := c.createVolume("a", pool, 4*mib)
+	s := c.snapshot(a, "a-snap")
+	b := c.createVolume("b", pool, 4*mib)
+	r.waitDrained(pool, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	devA, err := r.a.OpenVolume(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devB, err := r.a.OpenVolume(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	va, _ := c.fsm().Volume(a)
+	rev := c.do(metadata.CmdVolumeRevert, metadata.VolumeRevert{Volume: metadata.VolumeRef{UUID: a}, Snapshot: metadata.VolumeRef{UUID: s}})
+	del := c.do(metadata.CmdVolumeDelete, metadata.VolumeDelete{Volume: metadata.VolumeRef{UUID: b}})
+	r.waitDrained(pool, 20*time.Second)
+	for _, id := range append(rev.Intents, del.Intents...) {
+		in, _ := c.fsm().Intent(id)
+		if in.State != metadata.IntentAbandoned || !strings.Contains(in.Reason, "in use") {
+			t.Fatalf("intent %s: %s %q", id, in.State, in.Reason)
+		}
+	}
+	if v, _ := c.fsm().Volume(a); v.State != metadata.VolumeActive || v.ThinID != va.ThinID {
+		t.Fatalf("volume a after a refused revert: %+v (thin was %d)", v, va.ThinID)
+	}
+	if v, ok := c.fsm().Volume(b); !ok || v.State != metadata.VolumeActive {
+		t.Fatalf("volume b after a refused delete: %+v", v)
+	}
+	r.checkKernel(pool)
+
+	devA.Close()
+	devB.Close()
+	for _, id := range []string{a, b} {
+		if err := r.a.CloseVolume(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.do(metadata.CmdVolumeRevert, metadata.VolumeRevert{Volume: metadata.VolumeRef{UUID: a}, Snapshot: metadata.VolumeRef{UUID: s}})
+	c.do(metadata.CmdVolumeDelete, metadata.VolumeDelete{Volume: metadata.VolumeRef{UUID: b}})
+	r.waitDrained(pool, 20*time.Second)
+	r.checkKernel(pool)
+	if v, _ := c.fsm().Volume(a); v.State != metadata.VolumeActive || v.ThinID == va.ThinID {
+		t.Fatalf("volume a after the revert: %+v", v)
+	}
+	if _, ok := c.fsm().Volume(b); ok {
+		t.Fatal("volume b still exists after its delete")
+	}
+}
