@@ -88,20 +88,25 @@ func (s *Server) tokenOK(tok string) bool {
 // a handshake failure, and a token alone still works over the same
 // listener. Node certificates are accepted too: followers forward with
 // theirs.
+//
+// A node certificate must chain to the cluster CA (Identity.Roots) even
+// when ClientCAs names another CA for clients: only cluster members may
+// forward.
 func (s *Server) verifyClientCert(chain []*x509.Certificate) (string, error) {
-	if s.cfg.ClientCAs == nil {
-		return "", fmt.Errorf("client certificates are not enabled on this node")
+	role, name, err := pki.IdentityOf(chain[0])
+	if err != nil {
+		return "", err
+	}
+	roots := s.cfg.ClientCAs
+	if role == pki.RoleNode {
+		roots = s.cfg.Identity.Roots
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: s.cfg.ClientCAs, Intermediates: inter,
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return "", err
-	}
-	role, name, err := pki.IdentityOf(chain[0])
-	if err != nil {
 		return "", err
 	}
 	return string(role) + "/" + name, nil
