@@ -36,6 +36,9 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff after a failed batch or open
 	// (defaults 100 ms and 30 s).
 	RetryMin, RetryMax time.Duration
+	// ProposeTimeout bounds each command the agent proposes (default
+	// DefaultProposeTimeout).
+	ProposeTimeout time.Duration
 	// Failpoints are handed to every pool (crash tests).
 	Failpoints *thinpool.Failpoints
 	// OnBatch, if set, is told of every executed batch (tests, metrics).
@@ -66,6 +69,9 @@ func (c *Config) fill() error {
 	}
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = max(30*time.Second, c.RetryMin)
+	}
+	if c.ProposeTimeout <= 0 {
+		c.ProposeTimeout = DefaultProposeTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -337,7 +343,7 @@ func (a *Agent) open(ctx context.Context, p metadata.Pool) (*poolRun, error) {
 		return nil, err
 	}
 	rec := NewRecord(a.cfg.FSM, a.cfg.Proposer, p.UUID)
-	rec.now = a.cfg.Now
+	rec.now, rec.timeout = a.cfg.Now, a.cfg.ProposeTimeout
 	pool, err := thinpool.Open(ctx, cfg, thinpool.Options{Control: a.cfg.Control, Record: rec, Grower: a.cfg.Storage.Grower(),
 		Failpoints: a.cfg.Failpoints, Logger: a.log.With("vg", p.VG, "pool_name", p.Name)})
 	if err != nil {
@@ -418,6 +424,13 @@ func (a *Agent) closeAll() {
 	}
 	a.mu.Unlock()
 	a.wg.Wait()
+}
+
+// propose sends one of the agent's own reports, bounded by ProposeTimeout.
+func (a *Agent) propose(ctx context.Context, typ metadata.CommandType, payload any) (*metadata.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ProposeTimeout)
+	defer cancel()
+	return propose(ctx, a.cfg.FSM, a.cfg.Proposer, a.cfg.Now(), typ, payload)
 }
 
 // runs returns the open pools.

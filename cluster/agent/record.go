@@ -29,6 +29,9 @@ type Record struct {
 	prop Proposer
 	pool string
 	now  func() time.Time
+	// timeout bounds one proposal, so a cluster without quorum stalls a
+	// batch (retried later), not the agent.
+	timeout time.Duration
 }
 
 var (
@@ -38,7 +41,7 @@ var (
 
 // NewRecord returns the record of pool uuid.
 func NewRecord(fsm *metadata.FSM, prop Proposer, pool string) *Record {
-	return &Record{fsm: fsm, prop: prop, pool: pool, now: time.Now}
+	return &Record{fsm: fsm, prop: prop, pool: pool, now: time.Now, timeout: DefaultProposeTimeout}
 }
 
 // Load builds the pool's state from one consistent view: its transaction
@@ -170,8 +173,14 @@ func (r *Record) Quarantine(ctx context.Context, f thinpool.Finding) error {
 
 // propose commits a command and waits until the local replica applied it.
 func (r *Record) propose(ctx context.Context, typ metadata.CommandType, payload any) (*metadata.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
 	return propose(ctx, r.fsm, r.prop, r.now(), typ, payload)
 }
+
+// DefaultProposeTimeout bounds one proposal and the wait for the local
+// replica to apply it.
+const DefaultProposeTimeout = 30 * time.Second
 
 func propose(ctx context.Context, fsm *metadata.FSM, prop Proposer, at time.Time, typ metadata.CommandType, payload any) (*metadata.Result, error) {
 	p, err := json.Marshal(payload)

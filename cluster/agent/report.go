@@ -85,7 +85,7 @@ func (a *Agent) report(ctx context.Context, run *poolRun) error {
 			}
 		}
 	}
-	_, err = propose(ctx, a.cfg.FSM, a.cfg.Proposer, a.cfg.Now(), metadata.CmdPoolReportUsage, rep)
+	_, err = a.propose(ctx, metadata.CmdPoolReportUsage, rep)
 	return err
 }
 
@@ -123,7 +123,7 @@ func (a *Agent) reportGrowth(ctx context.Context, run *poolRun) error {
 	if g.DataBytes == 0 && g.MetaBytes == 0 {
 		return nil
 	}
-	if _, err := propose(ctx, a.cfg.FSM, a.cfg.Proposer, a.cfg.Now(), metadata.CmdPoolGrow, g); err != nil {
+	if _, err := a.propose(ctx, metadata.CmdPoolGrow, g); err != nil {
 		return err
 	}
 	a.log.Info("pool growth recorded", "pool", uuid, "data_bytes", g.DataBytes, "meta_bytes", g.MetaBytes)
