@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,7 +118,9 @@ type poolRun struct {
 	recData, recMeta uint64
 	fails            int
 	next             time.Time
-	lastErr          string
+	// lastErr is the latest failure, "" after a success (under Agent.mu:
+	// PoolStatus reads it).
+	lastErr string
 }
 
 // openFailure remembers a pool that could not be opened, for backoff.
@@ -291,7 +295,8 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 	}
 	switch {
 	case err == nil:
-		run.fails, run.next, run.lastErr = 0, time.Time{}, ""
+		run.fails, run.next = 0, time.Time{}
+		a.setLastErr(run, "")
 	case errors.Is(err, thinpool.ErrRefused):
 		// thinpool abandoned it through the record; the rest of the queue
 		// was renumbered and runs on the next step.
@@ -309,9 +314,9 @@ func (a *Agent) failed(run *poolRun, what string, err error) {
 	run.fails++
 	d := a.backoff(run.fails)
 	run.next = time.Now().Add(d)
-	run.lastErr = err.Error()
 	a.mu.Lock()
 	a.stats.Errors++
+	run.lastErr = err.Error()
 	a.mu.Unlock()
 	a.log.Warn(what, "pool", run.pool.Name(), "err", err, "attempt", run.fails, "retry_in", d)
 }
@@ -441,5 +446,35 @@ func (a *Agent) runs() []*poolRun {
 	for _, r := range a.pools {
 		out = append(out, r)
 	}
+	return out
+}
+
+func (a *Agent) setLastErr(run *poolRun, msg string) {
+	a.mu.Lock()
+	run.lastErr = msg
+	a.mu.Unlock()
+}
+
+// PoolStatus is the agent's view of one pool it has open, for health
+// reports and the API.
+type PoolStatus struct {
+	UUID string
+	// Quarantined are the findings that keep thinpool refusing changes.
+	Quarantined []thinpool.Finding
+	// LastError is the latest failed attempt, "" after a success.
+	LastError string
+}
+
+// Pools returns the status of every open pool, by uuid.
+func (a *Agent) Pools() []PoolStatus {
+	runs := a.runs()
+	out := make([]PoolStatus, 0, len(runs))
+	for _, r := range runs {
+		a.mu.Lock()
+		msg := r.lastErr
+		a.mu.Unlock()
+		out = append(out, PoolStatus{UUID: r.pool.Name(), Quarantined: r.pool.Quarantined(), LastError: msg})
+	}
+	slices.SortFunc(out, func(x, y PoolStatus) int { return strings.Compare(x.UUID, y.UUID) })
 	return out
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,9 +55,22 @@ func TestProposerOutage(t *testing.T) {
 	if n := len(c.fsm().PendingIntents(pool)); n != 5 {
 		t.Fatalf("%d pending during the outage, want 5", n)
 	}
+	if ps := r.a.Pools(); len(ps) != 1 || ps[0].UUID != pool || !strings.Contains(ps[0].LastError, "no quorum") {
+		t.Fatalf("pool status during the outage: %+v", ps)
+	}
 	g.down.Store(false)
 	r.waitDrained(pool, 20*time.Second)
 	r.checkKernel(pool)
+	// The agent clears the error just after its completion committed.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		ps := r.a.Pools()
+		if len(ps) == 1 && ps[0].LastError == "" && len(ps[0].Quarantined) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool status after the outage: %+v", ps)
+		}
+	}
 	st := r.a.Stats()
 	if st.Errors < 3 || st.Intents != 5 {
 		t.Fatalf("stats %+v", st)
