@@ -110,6 +110,21 @@ func (c *Client) endpoint(i int) string {
 	return c.endpoints[(c.cur+i)%len(c.endpoints)]
 }
 
+// prefer makes ep the next endpoint tried, adding it to the list if it is
+// new (a leader the configured endpoints named).
+func (c *Client) prefer(ep string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.endpoints {
+		if e == ep {
+			c.cur = i
+			return
+		}
+	}
+	c.endpoints = append(c.endpoints, ep)
+	c.cur = len(c.endpoints) - 1
+}
+
 func (c *Client) settle(ep string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -157,8 +172,13 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		var ae *Error
 		switch {
 		case errors.As(err, &ae) && (retryable(ae) || idem && ae.Code == api.CodeOutcomeUnknown):
-			// Every node forwards; the answering one is as good as any.
+			// Every node forwards; the answering one is as good as any. A
+			// node that could not reach the leader names it: try it next.
 			lastAPI = ae
+			if ae.Leader != nil && ae.Leader.APIAddr != "" {
+				c.prefer(ae.Leader.APIAddr)
+				attempt = -1
+			}
 		case isDialError(err), idem && !errors.As(err, &ae) && ctx.Err() == nil:
 			// Not reached (or a read lost): try the next endpoint at once
 			// unless we have been round them all.
