@@ -277,6 +277,13 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 	start := time.Now()
 	done, err := run.pool.ExecuteBatch(ctx, batch)
 	took := time.Since(start)
+	if done > 0 {
+		a.log.Debug("batch executed", "pool", p.UUID, "intents", done, "took", took)
+		if a.cfg.OnBatch != nil {
+			// Before the counters: whoever sees them sees the hook's work.
+			a.cfg.OnBatch(p.UUID, done, took)
+		}
+	}
 	a.mu.Lock()
 	if done > 0 {
 		a.stats.Batches++
@@ -287,12 +294,6 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 		a.stats.Refused++
 	}
 	a.mu.Unlock()
-	if done > 0 {
-		a.log.Debug("batch executed", "pool", p.UUID, "intents", done, "took", took)
-		if a.cfg.OnBatch != nil {
-			a.cfg.OnBatch(p.UUID, done, took)
-		}
-	}
 	switch {
 	case err == nil:
 		run.fails, run.next = 0, time.Time{}

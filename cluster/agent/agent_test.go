@@ -68,7 +68,7 @@ func TestLifecycle(t *testing.T) {
 	if p.TxnID != 6 {
 		t.Fatalf("pool txn %d, want 6", p.TxnID)
 	}
-	if st := r.a.Stats(); st.Intents != 6 || st.Refused != 0 {
+	if st := r.waitStats(func(st Stats) bool { return st.Intents >= 6 }); st.Intents != 6 || st.Refused != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }

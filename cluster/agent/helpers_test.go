@@ -398,3 +398,17 @@ func (l *logBuf) tail(n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// waitStats polls the agent's counters until cond holds (or 10 s pass)
+// and returns them: the agent counts a batch just after its completion
+// committed, so a drained queue can be seen a moment before.
+func (r *agentRig) waitStats(cond func(Stats) bool) Stats {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := r.a.Stats()
+		if cond(st) || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

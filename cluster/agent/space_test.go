@@ -47,7 +47,7 @@ func TestRefusedSnapshot(t *testing.T) {
 		t.Fatalf("origin: %+v", va)
 	}
 	r.checkKernel(pool)
-	if st := r.a.Stats(); st.Refused < 2 {
+	if st := r.waitStats(func(st Stats) bool { return st.Refused >= 2 }); st.Refused < 2 {
 		t.Fatalf("stats %+v: want 2 refusals", st)
 	}
 	// The failed volumes are deleted through the queue too (no kernel

@@ -51,6 +51,7 @@ func TestThroughput(t *testing.T) {
 	if p.TxnID != 2*n {
 		t.Fatalf("pool txn %d, want %d", p.TxnID, 2*n)
 	}
+	r.waitStats(func(st Stats) bool { return st.Intents >= 2*n })
 	mu.Lock()
 	defer mu.Unlock()
 	total := 0
