@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 
+	"github.com/thinraft/thinraft/cluster/raftnode"
+
 	"github.com/thinraft/thinraft/metadata"
 )
 
@@ -35,6 +37,16 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) error {
 	})
 	if id != "" {
 		info.LeaderAPIAddr = s.apiAddrOf(id)
+	}
+	// Optional: raftnode.Node has it, test doubles need not.
+	if sv, ok := s.cfg.Applier.(interface {
+		Servers() ([]raftnode.Peer, uint64, error)
+	}); ok {
+		if peers, _, err := sv.Servers(); err == nil {
+			for _, p := range peers {
+				info.Raft = append(info.Raft, RaftServer{ID: p.ID, Addr: p.Addr, Voter: p.Voter})
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, info)
 	return nil

@@ -141,6 +141,16 @@ type ClusterInfo struct {
 	LeaderAPIAddr string          `json:"leader_api_addr,omitempty"`
 	AppliedIndex  uint64          `json:"applied_index"`
 	Members       []metadata.Node `json:"members"`
+	// Raft is the Raft configuration as this node knows it (absent when
+	// the Applier cannot tell).
+	Raft []RaftServer `json:"raft,omitempty"`
+}
+
+// RaftServer is one member of the Raft configuration.
+type RaftServer struct {
+	ID    string `json:"id"`
+	Addr  string `json:"addr"`
+	Voter bool   `json:"voter"`
 }
 
 // ErrorBody is every error response.

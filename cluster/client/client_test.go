@@ -298,7 +298,7 @@ func TestLeaderKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.LeaderID == "" || info.LeaderID == old.ID {
+	if info.LeaderID == "" || info.LeaderID == old.ID || len(info.Raft) != 3 || len(info.Members) != 3 {
 		t.Fatalf("leader after kill: %+v", info)
 	}
 }
