@@ -1,0 +1,309 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/thinraft/thinraft/cluster/agent"
+	"github.com/thinraft/thinraft/cluster/api"
+	"github.com/thinraft/thinraft/cluster/pki"
+	"github.com/thinraft/thinraft/cluster/raftnode"
+	"github.com/thinraft/thinraft/dm"
+	"github.com/thinraft/thinraft/dm/emu"
+	"github.com/thinraft/thinraft/dm/kernel"
+	"github.com/thinraft/thinraft/metadata"
+)
+
+// shutdownGrace bounds each stage of a graceful stop.
+const shutdownGrace = 10 * time.Second
+
+// Logger returns the structured logger Run uses for cfg (JSON on w).
+func Logger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// Run runs the node until ctx ends, then stops the agent, the API and Raft
+// in that order. It returns the first error that stopped it early.
+func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
+	if err := cfg.Check(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	lg := logger.With("node", cfg.ID)
+	ident, err := pki.LoadIdentity(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	if ident.Role != pki.RoleNode || ident.Name != cfg.ID {
+		return fmt.Errorf("node %s: certificate %s names %s %q", cfg.ID, cfg.CertFile, ident.Role, ident.Name)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+
+	// The engine is opened first: it holds a lock on its directory, so a
+	// second process on the same data directory stops here.
+	ctl, storage, closeEngine, err := openEngine(cfg, lg)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	defer func() {
+		if cerr := closeEngine(); cerr != nil {
+			lg.Warn("engine close", "err", cerr)
+		}
+	}()
+
+	fsm := metadata.New(metadata.Options{})
+	timing := raftnode.LANTiming()
+	if cfg.Timing == "loopback" {
+		timing = raftnode.LoopbackTiming()
+	}
+	rn, err := raftnode.New(raftnode.Config{
+		ID: cfg.ID, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: cfg.RaftBind, Advertise: cfg.RaftAdvertise,
+		Identity: ident, FSM: fsm, Timing: timing,
+		LogOutput: os.Stderr, LogLevel: "warn",
+	})
+	if err != nil {
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	defer func() {
+		if serr := rn.Shutdown(); serr != nil {
+			lg.Warn("raft shutdown", "err", serr)
+		}
+		lg.Info("raft stopped")
+	}()
+
+	peers := map[string]string{}
+	for _, p := range cfg.Bootstrap {
+		peers[p.ID] = p.APIAddr
+	}
+	apiAddrOf := func(id string) string {
+		var addr string
+		fsm.Read(func(v metadata.View) {
+			if n, ok := v.Node(id); ok {
+				addr = n.APIAddr
+			}
+		})
+		if addr == "" {
+			addr = peers[id]
+		}
+		return addr
+	}
+
+	ln, err := net.Listen("tcp", cfg.APIBind)
+	if err != nil {
+		return fmt.Errorf("node %s: api listen: %w", cfg.ID, err)
+	}
+	apiAdvertise := cfg.APIAdvertise
+	if apiAdvertise == "" {
+		apiAdvertise = ln.Addr().String()
+	}
+	srv, err := api.New(api.Config{NodeID: cfg.ID, Applier: rn, FSM: fsm, Identity: ident, TokenHashes: cfg.TokenHashes,
+		PeerAPIAddrs: peers, ForwardTimeout: time.Duration(cfg.ForwardTimeout),
+		ErrorLog: log.New(slogWriter{lg.With("part", "api")}, "", 0)})
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	mux := http.NewServeMux()
+	(&internal{rn: rn, fsm: fsm, roots: ident.Roots, apiAddr: apiAddrOf, timeout: 10 * time.Second}).routes(mux)
+	mux.Handle("/", srv.Handler())
+	hs := &http.Server{Handler: mux, TLSConfig: srv.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(slogWriter{lg.With("part", "api")}, "", 0)}
+	served := make(chan error, 1)
+	go func() {
+		err := hs.ServeTLS(ln, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		served <- err
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if serr := hs.Shutdown(sctx); serr != nil {
+			_ = hs.Close()
+		}
+		_ = srv.Close()
+		lg.Info("api stopped")
+	}()
+	lg.Info("started", "raft", rn.Addr(), "api", apiAdvertise, "engine", cfg.Engine)
+
+	hc := peerClient(ident)
+	defer hc.CloseIdleConnections()
+	prop := &proposer{rn: rn, hc: hc, apiAddr: apiAddrOf, log: lg}
+
+	has, err := rn.HasState()
+	if err != nil {
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	voter := !cfg.NonVoter
+	switch {
+	case has:
+		lg.Info("restarting from existing raft state")
+	case len(cfg.Bootstrap) > 0:
+		var ps []raftnode.Peer
+		for _, p := range cfg.Bootstrap {
+			ps = append(ps, raftnode.Peer{ID: p.ID, Addr: p.RaftAddr, Voter: true})
+		}
+		if err := rn.Bootstrap(ps...); err != nil {
+			return fmt.Errorf("node %s: %w", cfg.ID, err)
+		}
+		lg.Info("bootstrapped", "peers", len(ps))
+	case cfg.Join != "":
+		if err := join(ctx, hc, cfg.Join, joinRequest{ID: cfg.ID, RaftAddr: rn.Addr(), APIAddr: apiAdvertise, Voter: voter}, lg); err != nil {
+			return fmt.Errorf("node %s: %w", cfg.ID, err)
+		}
+	default:
+		return fmt.Errorf("node %s: no raft state and neither bootstrap nor join configured", cfg.ID)
+	}
+
+	a, err := agent.New(agent.Config{Node: cfg.ID, FSM: fsm, Proposer: prop, Control: ctl, Storage: storage,
+		ReconcileInterval: time.Duration(cfg.ReconcileInterval), ReportInterval: time.Duration(cfg.ReportInterval),
+		MonitorInterval: time.Duration(cfg.MonitorInterval), Logger: lg.With("part", "agent")})
+	if err != nil {
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	actx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- a.Run(actx) }()
+	registered := make(chan struct{})
+	go func() {
+		defer close(registered)
+		register(actx, prop, metadata.NodeJoin{ID: cfg.ID, Name: cfg.ID, Addr: rn.Addr(), APIAddr: apiAdvertise, Voter: voter}, lg)
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		lg.Info("stopping")
+	case err := <-served:
+		runErr = fmt.Errorf("node %s: api: %w", cfg.ID, err)
+	case err := <-agentDone:
+		agentDone <- err
+		runErr = fmt.Errorf("node %s: agent stopped: %v", cfg.ID, err)
+	}
+	// Agent first: it must not start kernel work it cannot report.
+	stopAgent()
+	<-registered
+	select {
+	case err := <-agentDone:
+		if err != nil {
+			lg.Warn("agent", "err", err)
+		}
+	case <-time.After(shutdownGrace):
+		lg.Error("agent did not stop in time")
+	}
+	lg.Info("agent stopped")
+	return runErr
+}
+
+// openEngine opens the dm engine and the pools' backing storage.
+func openEngine(cfg *Config, lg *slog.Logger) (dm.Control, agent.Storage, func() error, error) {
+	switch cfg.Engine {
+	case EngineKernel:
+		ctl, err := kernel.Open()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return ctl, agent.NewLoopStorage(cfg.DataDir, 0), ctl.Close, nil
+	default:
+		eng, err := emu.New(emu.Options{Dir: filepath.Join(cfg.DataDir, "emu"), Logger: lg.With("part", "emu")})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return eng, agent.FileStorage{Dir: cfg.DataDir}, eng.Close, nil
+	}
+}
+
+// register records this node in the model with its current addresses
+// (node_join is idempotent: a restart re-addresses), retrying until it
+// succeeds or ctx ends.
+func register(ctx context.Context, prop *proposer, nj metadata.NodeJoin, lg *slog.Logger) {
+	data, err := json.Marshal(nj)
+	if err != nil {
+		lg.Error("register", "err", err)
+		return
+	}
+	for {
+		res, err := prop.Propose(ctx, metadata.Command{Type: metadata.CmdNodeJoin, Time: time.Now().UTC(), Payload: data})
+		if err == nil {
+			err = res.AsError()
+		}
+		if err == nil {
+			lg.Info("registered", "api", nj.APIAddr, "index", res.Index)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		lg.Warn("register", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// join asks the member at addr (following leader hints) to add this node.
+func join(ctx context.Context, hc *http.Client, addr string, req joinRequest, lg *slog.Logger) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	target := addr
+	for {
+		var res metadata.Result
+		err := postInternal(ctx, hc, target, routeJoin, body, &res)
+		if err == nil {
+			lg.Info("joined", "via", target, "index", res.Index)
+			return nil
+		}
+		var r *errRetry
+		if !errors.As(err, &r) || time.Now().After(deadline) {
+			return fmt.Errorf("join via %s: %w", target, err)
+		}
+		target = addr
+		if r.leader != "" {
+			target = r.leader
+		}
+		lg.Warn("join retry", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// slogWriter turns http.Server's log lines into structured records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
