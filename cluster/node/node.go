@@ -179,6 +179,25 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		return fmt.Errorf("node %s: no raft state and neither bootstrap nor join configured", cfg.ID)
 	}
 
+	// The agent starts only once this replica has caught up with
+	// everything committed before this start: the kernel may reflect
+	// intents this node executed before it went down, and a reconcile
+	// against a replica still replaying its log would take their thin
+	// devices for strangers and quarantine the pool. Registering goes
+	// through the leader, so once the local FSM has applied the
+	// registration it has applied every earlier entry.
+	idx, err := register(ctx, prop, metadata.NodeJoin{ID: cfg.ID, Name: cfg.ID, Addr: rn.Addr(), APIAddr: apiAdvertise, Voter: voter}, lg)
+	if err == nil {
+		err = waitApplied(ctx, fsm, idx)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			lg.Info("stopping before the agent started")
+			return nil
+		}
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+
 	a, err := agent.New(agent.Config{Node: cfg.ID, FSM: fsm, Proposer: prop, Control: ctl, Storage: storage,
 		ReconcileInterval: time.Duration(cfg.ReconcileInterval), ReportInterval: time.Duration(cfg.ReportInterval),
 		MonitorInterval: time.Duration(cfg.MonitorInterval), Logger: lg.With("part", "agent")})
@@ -189,11 +208,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	defer stopAgent()
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- a.Run(actx) }()
-	registered := make(chan struct{})
-	go func() {
-		defer close(registered)
-		register(actx, prop, metadata.NodeJoin{ID: cfg.ID, Name: cfg.ID, Addr: rn.Addr(), APIAddr: apiAdvertise, Voter: voter}, lg)
-	}()
+	lg.Info("agent started", "applied_index", fsm.AppliedIndex())
 
 	var runErr error
 	select {
@@ -207,7 +222,6 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	}
 	// Agent first: it must not start kernel work it cannot report.
 	stopAgent()
-	<-registered
 	select {
 	case err := <-agentDone:
 		if err != nil {
@@ -240,12 +254,11 @@ func openEngine(cfg *Config, lg *slog.Logger) (dm.Control, agent.Storage, func()
 
 // register records this node in the model with its current addresses
 // (node_join is idempotent: a restart re-addresses), retrying until it
-// succeeds or ctx ends.
-func register(ctx context.Context, prop *proposer, nj metadata.NodeJoin, lg *slog.Logger) {
+// succeeds or ctx ends, and returns the command's index.
+func register(ctx context.Context, prop *proposer, nj metadata.NodeJoin, lg *slog.Logger) (uint64, error) {
 	data, err := json.Marshal(nj)
 	if err != nil {
-		lg.Error("register", "err", err)
-		return
+		return 0, err
 	}
 	for {
 		res, err := prop.Propose(ctx, metadata.Command{Type: metadata.CmdNodeJoin, Time: time.Now().UTC(), Payload: data})
@@ -254,16 +267,31 @@ func register(ctx context.Context, prop *proposer, nj metadata.NodeJoin, lg *slo
 		}
 		if err == nil {
 			lg.Info("registered", "api", nj.APIAddr, "index", res.Index)
-			return
+			return res.Index, nil
 		}
 		if ctx.Err() != nil {
-			return
+			return 0, ctx.Err()
 		}
 		lg.Warn("register", "err", err)
 		select {
 		case <-ctx.Done():
-			return
+			return 0, ctx.Err()
 		case <-time.After(time.Second):
+		}
+	}
+}
+
+// waitApplied returns once the local FSM has applied index.
+func waitApplied(ctx context.Context, fsm *metadata.FSM, index uint64) error {
+	for {
+		ch := fsm.Watch()
+		if fsm.AppliedIndex() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the local replica to apply index %d: %w", index, ctx.Err())
 		}
 	}
 }

@@ -325,6 +325,24 @@ func TestProcessCluster(t *testing.T) {
 	back := c.client(lead)
 	c.leader(ctx, back, 3)
 
+	// The pool's own node dies with work queued for it (if the leader
+	// was not that node already): the operation waits for its restart.
+	if lead != "n1" {
+		r, err := all.CreateVolume(ctx, "vg1", api.VolumeCreateRequest{Name: "v4", Pool: "pool1", SizeBytes: 16 << 20})
+		if err != nil {
+			t.Fatalf("create v4: %v", err)
+		}
+		t.Log("kill -9 n1 (the pool's node)")
+		c.kill("n1")
+		c.start("n1")
+		if _, err := all.WaitOperation(ctx, r.Operation.ID); err != nil {
+			t.Fatalf("operation %s after n1's restart: %v", r.Operation.ID, err)
+		}
+	} else {
+		r, err := all.CreateVolume(ctx, "vg1", api.VolumeCreateRequest{Name: "v4", Pool: "pool1", SizeBytes: 16 << 20}, wait)
+		done("create v4", r, err)
+	}
+
 	list, err := back.Volumes(ctx, "vg1", client.ListOptions{})
 	if err != nil {
 		t.Fatalf("list volumes: %v", err)
@@ -337,7 +355,7 @@ func TestProcessCluster(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	if want := []string{"s1", "s2", "v1", "v2", "v3"}; !slices.Equal(names, want) {
+	if want := []string{"s1", "s2", "v1", "v2", "v3", "v4"}; !slices.Equal(names, want) {
 		t.Fatalf("volumes %v, want %v", names, want)
 	}
 	pv, err := back.Pool(ctx, "vg1", "pool1")
@@ -362,8 +380,8 @@ func TestProcessCluster(t *testing.T) {
 	if d.Transaction != pv.TxnID || pv.TxnID == 0 {
 		t.Fatalf("kernel transaction %d, record %d", d.Transaction, pv.TxnID)
 	}
-	if len(d.Devices) != 5 {
-		t.Errorf("kernel has %d thin devices, record 5", len(d.Devices))
+	if len(d.Devices) != len(names) {
+		t.Errorf("kernel has %d thin devices, record %d", len(d.Devices), len(names))
 	}
 	t.Logf("txn %d in record and kernel, %d thins; took %v", pv.TxnID, len(d.Devices), time.Since(start).Round(time.Millisecond))
 }
