@@ -20,7 +20,7 @@
 //
 // Shutdown, on context end (SIGTERM in `thinraft agent`): the agent first
 // (no more kernel work half-reported), then the API, then Raft, then the
-// engine. Logs are structured (log/slog, JSON on stderr).
+// engine. Logs are structured (log/slog, JSON on stderr), raft's included (logs.go).
 //
 // Imports: cluster/raftnode, cluster/api, cluster/agent, cluster/pki,
 // metadata, dm/emu, dm/kernel and the standard library. Never cli or

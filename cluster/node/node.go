@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/thinraft/thinraft/cluster/agent"
@@ -27,22 +25,6 @@ import (
 
 // shutdownGrace bounds each stage of a graceful stop.
 const shutdownGrace = 10 * time.Second
-
-// Logger returns the structured logger Run uses for cfg (JSON on w).
-func Logger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		l = slog.LevelDebug
-	case "warn":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
 
 // Run runs the node until ctx ends, then stops the agent, the API and Raft
 // in that order. It returns the first error that stopped it early.
@@ -82,7 +64,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	rn, err := raftnode.New(raftnode.Config{
 		ID: cfg.ID, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: cfg.RaftBind, Advertise: cfg.RaftAdvertise,
 		Identity: ident, FSM: fsm, Timing: timing,
-		LogOutput: os.Stderr, LogLevel: "warn",
+		LogOutput: slogWriter{lg.With("part", "raft")}, LogLevel: "warn",
 	})
 	if err != nil {
 		return fmt.Errorf("node %s: %w", cfg.ID, err)
@@ -326,12 +308,4 @@ func join(ctx context.Context, hc *http.Client, addr string, req joinRequest, lg
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// slogWriter turns http.Server's log lines into structured records.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
