@@ -53,7 +53,9 @@ type procCluster struct {
 func freeBase(t *testing.T, n int) int {
 	t.Helper()
 	for range 50 {
-		base := 20000 + 2*rand.IntN(15000)
+		// Below the kernel's default ephemeral port range (32768 and
+		// up), so outgoing connections of parallel tests cannot take them.
+		base := 20000 + 2*rand.IntN(6000)
 		var lns []net.Listener
 		ok := true
 		for i := range 2 * n {
