@@ -155,6 +155,10 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		lg.Info("bootstrapped", "peers", len(ps))
 	case cfg.Join != "":
 		if err := join(ctx, hc, cfg.Join, joinRequest{ID: cfg.ID, RaftAddr: rn.Addr(), APIAddr: apiAdvertise, Voter: voter}, lg); err != nil {
+			if ctx.Err() != nil {
+				lg.Info("stopping before the join completed")
+				return nil
+			}
 			return fmt.Errorf("node %s: %w", cfg.ID, err)
 		}
 	default:
