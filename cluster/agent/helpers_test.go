@@ -319,9 +319,16 @@ func (r *agentRig) crashEngine() {
 func (r *agentRig) waitDrained(pool string, timeout time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(timeout)
+	// "Drained" is judged on this node's replica, which may lag: first let
+	// it apply everything any replica had applied when the wait began (the
+	// test's commands), or a queue that looks empty here may still grow.
+	var target uint64
+	for _, f := range r.c.fsms {
+		target = max(target, f.AppliedIndex())
+	}
 	// The pool's first reconcile may execute a lone queued intent before
 	// the agent has registered the pool: wait for both.
-	for len(r.c.fsms[r.i].PendingIntents(pool)) > 0 || r.a.pool(pool) == nil {
+	for r.c.fsms[r.i].AppliedIndex() < target || len(r.c.fsms[r.i].PendingIntents(pool)) > 0 || r.a.pool(pool) == nil {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("pool %s still has %d pending intents after %v", pool, len(r.c.fsms[r.i].PendingIntents(pool)), timeout)
 		}
