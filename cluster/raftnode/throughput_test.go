@@ -2,7 +2,6 @@ package raftnode
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"sort"
 	"sync"
@@ -10,8 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-var throughputFor = flag.Duration("raft.throughput", 1500*time.Millisecond, "how long TestApplyThroughput applies per setting")
 
 // measureApplies runs writers goroutines applying 64-byte commands on the
 // leader of a fresh 3-node loopback cluster for d, and returns applies/s
@@ -63,25 +60,6 @@ func measureApplies(t testing.TB, tweak func(*Config), writers int, d time.Durat
 		t.Fatal("no applies")
 	}
 	return float64(n.Load()) / el.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100]
-}
-
-// TestApplyThroughput measures committed applies per second through the
-// leader of three loopback nodes over mutual TLS, with fsync'd logs,
-// serial and with concurrent writers (which raft batches), and fails if
-// batching stops paying off.
-func TestApplyThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("throughput measurement")
-	}
-	serial, s50, s99 := measureApplies(t, nil, 1, *throughputFor)
-	t.Logf("1 writer:   %7.0f applies/s  p50 %v p99 %v", serial, s50, s99)
-	conc, c50, c99 := measureApplies(t, nil, 64, *throughputFor)
-	t.Logf("64 writers: %7.0f applies/s  p50 %v p99 %v (MaxAppendEntries %d, BatchApplyCh)", conc, c50, c99, DefaultMaxAppendEntries)
-	// One writer waits a full commit round (fsync on leader and a follower)
-	// per apply; 64 share rounds. Less than 3x would mean batching broke.
-	if conc < 3*serial {
-		t.Fatalf("64 writers reach %.0f/s, serial %.0f/s: batching is not working", conc, serial)
-	}
 }
 
 // BenchmarkApply reports applies/s for writer counts and batch limits:
