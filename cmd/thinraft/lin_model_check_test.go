@@ -43,7 +43,9 @@ func TestLinModel(t *testing.T) {
 	create := func(f, slot int, u string, size uint64) linInput {
 		return linInput{Kind: linCreate, Family: f, Slot: slot, UUID: u, Size: size}
 	}
-	snap := func(f, slot int, u string) linInput { return linInput{Kind: linSnapshot, Family: f, Slot: slot, UUID: u} }
+	snap := func(f, slot int, u string) linInput {
+		return linInput{Kind: linSnapshot, Family: f, Slot: slot, UUID: u}
+	}
 	extend := func(f, slot int, size uint64) linInput {
 		return linInput{Kind: linExtend, Family: f, Slot: slot, Size: size}
 	}
