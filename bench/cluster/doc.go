@@ -1,0 +1,26 @@
+// Command cluster (bench/cluster) measures the control plane of a 3-node
+// thinraft cluster on the userspace engine and writes
+// bench/results/cluster.json (`make bench-cluster`, docs/bench-cluster.md).
+//
+// It is a program, not a test: three nodes run in this process through
+// cluster/node.Run, each with its own temp data directory, certificates of
+// a fresh cluster CA (as `thinraft cluster init` makes them) and a
+// userspace-engine pool, so every operation takes the real path: HTTPS
+// API (any node, forwarded to the leader) -> Raft -> the pool node's
+// agent -> thinpool -> engine, and the client waits for the completion
+// with ?wait.
+//
+// At each level (100, 10,000, 100,000 existing volumes by default) the
+// cluster is first filled with concurrent creates, then a fixed budget of
+// create+snapshot pairs is timed with concurrent clients; each call's
+// latency runs from the API call to the operation's completion. After the
+// last level it reads the process's VmRSS and heap, stops the nodes, and
+// times a metadata FSM restore of a Raft snapshot of one node's real
+// state: that node's latest on-disk snapshot plus its log replayed into a
+// fresh FSM, snapshotted (FSM.Snapshot + Persist) and restored into
+// another fresh FSM (only the restore is the goal's number).
+//
+// Imports: cluster/node, cluster/client, cluster/api, cluster/pki,
+// metadata, hashicorp raft and raft-boltdb (to read a stopped node's
+// state). Nothing imports it.
+package main

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/thinraft/thinraft/cluster/api"
+	"github.com/thinraft/thinraft/cluster/client"
+)
+
+// Goals from issue 5 (Must show).
+const (
+	goalOpsPerS   = 1000
+	goalP99Ms     = 20
+	goalCostRatio = 1.5
+	goalRestoreS  = 5
+	goalRSSBytes  = 500 << 20
+)
+
+type levelResult struct {
+	Target         int     `json:"existing_volumes_target"`
+	VolumesAtStart int     `json:"volumes_at_start"`
+	VolumesAtEnd   int     `json:"volumes_at_end"`
+	FillS          float64 `json:"fill_s"`
+	FillOpsPerS    float64 `json:"fill_creates_per_s"`
+	Ops            int     `json:"ops"`
+	ElapsedS       float64 `json:"elapsed_s"`
+	OpsPerS        float64 `json:"create_snapshot_ops_per_s"`
+	CostMsPerOp    float64 `json:"wall_ms_per_op"`
+	All            dist    `json:"latency_all"`
+	Create         dist    `json:"latency_create"`
+	Snapshot       dist    `json:"latency_snapshot"`
+}
+
+type goal struct {
+	Want     string  `json:"want"`
+	Measured float64 `json:"measured"`
+	Met      bool    `json:"met"`
+}
+
+type report struct {
+	Date    string `json:"date"`
+	Machine struct {
+		GoOS, GoArch string
+		CPUs         int    `json:"cpus"`
+		CPUModel     string `json:"cpu_model"`
+		MemTotal     string `json:"mem_total"`
+		Load         string `json:"loadavg_at_start"`
+		GoVersion    string `json:"go_version"`
+	} `json:"machine"`
+	Setup struct {
+		Nodes      int    `json:"nodes"`
+		Engine     string `json:"engine"`
+		Pools      int    `json:"pools"`
+		Clients    int    `json:"clients"`
+		Pairs      int    `json:"create_snapshot_pairs_per_level"`
+		Path       string `json:"path"`
+		Definition string `json:"definitions"`
+	} `json:"setup"`
+	Levels    []levelResult   `json:"levels"`
+	CostRatio float64         `json:"per_op_cost_ratio_last_vs_first"`
+	P50Ratio  float64         `json:"p50_ratio_last_vs_first"`
+	Memory    map[string]any  `json:"memory_at_last_level"`
+	Restore   *restoreResult  `json:"raft_snapshot_restore"`
+	Goals     map[string]goal `json:"goals"`
+}
+
+func main() {
+	out := flag.String("out", "bench/results/cluster.json", "result file")
+	levelsF := flag.String("levels", "100,10000,100000", "existing volume counts to measure at")
+	clients := flag.Int("clients", 32, "concurrent API clients")
+	pairs := flag.Int("pairs", 1000, "create+snapshot pairs timed per level")
+	keep := flag.Bool("keep", false, "keep the temp directory")
+	flag.Parse()
+	if err := run(*out, *levelsF, *clients, *pairs, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out, levelsF string, nClients, pairs int, keep bool) error {
+	var levels []int
+	for _, s := range strings.Split(levelsF, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad -levels %q", levelsF)
+		}
+		levels = append(levels, n)
+	}
+	dir, err := os.MkdirTemp("", "bench-cluster-")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Println("data in", dir)
+	}
+	var rep report
+	rep.Date = time.Now().UTC().Format(time.RFC3339)
+	machine(&rep)
+
+	r, err := startRig(dir, 3)
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = r.stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+
+	l := &load{vg: "vg1", size: 64 << 20, wait: 30 * time.Second}
+	for i := range nClients {
+		cl, err := r.client(i)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		l.clients = append(l.clients, cl)
+	}
+	admin := l.clients[0]
+	if err := waitMembers(ctx, admin, 3); err != nil {
+		return err
+	}
+	if _, err := admin.CreateVG(ctx, api.VGCreateRequest{Name: l.vg}); err != nil {
+		return fmt.Errorf("create vg: %w", err)
+	}
+	// One pool per node: every agent executes (and batches) its share.
+	for _, cfg := range r.cfgs {
+		name := "pool-" + cfg.ID
+		if _, err := admin.CreatePool(ctx, l.vg, api.PoolCreateRequest{Name: name, Node: cfg.ID, ChunkSectors: 128,
+			DataBytes: 1 << 30, MetaBytes: 1 << 30}); err != nil {
+			return fmt.Errorf("create pool %s: %w", name, err)
+		}
+		l.pools = append(l.pools, name)
+	}
+	rep.Setup.Nodes, rep.Setup.Engine, rep.Setup.Pools, rep.Setup.Clients, rep.Setup.Pairs = 3, "emu (userspace)", len(l.pools), nClients, pairs
+	rep.Setup.Path = "HTTPS API on any node (followers forward to the leader) -> Raft (3 voters, mTLS) -> agent of the pool's node (batched) -> thinpool -> userspace engine; every timed call uses ?wait"
+	rep.Setup.Definition = "ops = create and snapshot calls, each timed from the API call to its answer after the operation completed; ops/s = ops / wall time with all clients busy; wall_ms_per_op = wall time / ops (the per-op cost); volumes_at_start counts volumes and snapshots"
+
+	have := 0
+	for li, target := range levels {
+		fmt.Printf("level %d: filling from %d\n", target, have)
+		t0 := time.Now()
+		n, err := l.fill(ctx, have, target, fmt.Sprintf("fill%d", li))
+		if err != nil {
+			return err
+		}
+		fillS := time.Since(t0).Seconds()
+		have += n
+		fmt.Printf("level %d: %d volumes (filled %d in %.1fs); timing %d pairs\n", target, have, n, fillS, pairs)
+		samples, elapsed, err := l.measure(ctx, pairs, fmt.Sprintf("m%d", li))
+		if err != nil {
+			return err
+		}
+		lr := levelResult{Target: target, VolumesAtStart: have, VolumesAtEnd: have + 2*pairs, FillS: fillS,
+			Ops: len(samples), ElapsedS: elapsed.Seconds(),
+			All: distOf(samples, ""), Create: distOf(samples, "create"), Snapshot: distOf(samples, "snapshot")}
+		if fillS > 0 {
+			lr.FillOpsPerS = float64(n) / fillS
+		}
+		lr.OpsPerS = float64(len(samples)) / elapsed.Seconds()
+		lr.CostMsPerOp = elapsed.Seconds() * 1000 / float64(len(samples))
+		have += 2 * pairs
+		fmt.Printf("level %d: %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, lr.OpsPerS, lr.All.P50Ms, lr.All.P99Ms)
+		rep.Levels = append(rep.Levels, lr)
+	}
+	// The record must agree with what the bench created.
+	if vols, err := countVolumes(ctx, admin, l.vg); err != nil {
+		return err
+	} else if vols != have {
+		return fmt.Errorf("the VG lists %d volumes, the bench created %d", vols, have)
+	}
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, err := rssBytes()
+	if err != nil {
+		return err
+	}
+	rep.Memory = map[string]any{
+		"volumes":          have,
+		"process_rss_mb":   float64(rss) / (1 << 20),
+		"heap_inuse_mb":    float64(ms.HeapInuse) / (1 << 20),
+		"nodes_in_process": 3,
+		"note":             "one process runs all three nodes (Raft, FSM replica, API, agent, userspace engine each), so its RSS bounds one node's from above",
+	}
+	fmt.Printf("rss %.0f MiB, heap in use %.0f MiB (3 nodes)\n", float64(rss)/(1<<20), float64(ms.HeapInuse)/(1<<20))
+
+	if err := r.stop(); err != nil {
+		return err
+	}
+	stopped = true
+	rr, err := measureRestore("n1", filepath.Join(r.cfgs[0].DataDir, "raft"), l.vg)
+	if err != nil {
+		return err
+	}
+	rep.Restore = rr
+	fmt.Printf("restore of %d volumes: %.2fs (snapshot %d KiB)\n", rr.Volumes, rr.RestoreS, rr.SnapshotBytes>>10)
+
+	first, last := rep.Levels[0], rep.Levels[len(rep.Levels)-1]
+	rep.CostRatio = last.CostMsPerOp / first.CostMsPerOp
+	rep.P50Ratio = last.All.P50Ms / first.All.P50Ms
+	minOps, maxP99 := last.OpsPerS, 0.0
+	for _, lv := range rep.Levels {
+		minOps = min(minOps, lv.OpsPerS)
+		maxP99 = max(maxP99, lv.All.P99Ms)
+	}
+	rep.Goals = map[string]goal{
+		"ops_per_s":  {Want: ">= 1000 create+snapshot ops/s at every level", Measured: minOps, Met: minOps >= goalOpsPerS},
+		"p99_ms":     {Want: "p99 < 20 ms at every level", Measured: maxP99, Met: maxP99 < goalP99Ms},
+		"cost_ratio": {Want: "per-op cost at the last level within 1.5x of the first", Measured: rep.CostRatio, Met: rep.CostRatio <= goalCostRatio},
+		"restore_s":  {Want: "Raft snapshot restore < 5 s at the last level", Measured: rr.RestoreS, Met: rr.RestoreS < goalRestoreS},
+		"rss_mb":     {Want: "node RSS < 500 MB at the last level (process of 3 nodes measured)", Measured: float64(rss) / (1 << 20), Met: rss < goalRSSBytes},
+	}
+	b, err := json.MarshalIndent(&rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("wrote", out)
+	for k, g := range rep.Goals {
+		fmt.Printf("  %-11s %-60s %10.2f met=%v\n", k, g.Want, g.Measured, g.Met)
+	}
+	return nil
+}
+
+func waitMembers(ctx context.Context, cl *client.Client, n int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ns, err := cl.Nodes(ctx)
+		if err == nil && len(ns) == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster did not register %d nodes: %v (%d)", n, err, len(ns))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func countVolumes(ctx context.Context, cl *client.Client, vg string) (int, error) {
+	n, after := 0, ""
+	for {
+		page, err := cl.Volumes(ctx, vg, client.ListOptions{After: after, Limit: 1000})
+		if err != nil {
+			return 0, fmt.Errorf("list volumes: %w", err)
+		}
+		n += len(page.Volumes)
+		if page.Next == "" {
+			return n, nil
+		}
+		after = page.Next
+	}
+}
+
+func machine(rep *report) {
+	m := &rep.Machine
+	m.GoOS, m.GoArch, m.CPUs, m.GoVersion = runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		m.MemTotal = strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.Load = strings.TrimSpace(string(b))
+	}
+}
