@@ -74,13 +74,15 @@ type sample struct {
 	lat time.Duration
 }
 
-// measure runs pairs create+snapshot pairs over the workers, each call
+// measure runs pairs create+snapshot pairs over the first nClients
+// workers, each call
 // with ?wait, and returns every call's latency and the wall time.
-func (l *load) measure(ctx context.Context, pairs int, tag string) ([]sample, time.Duration, error) {
+func (l *load) measure(ctx context.Context, nClients, pairs int, tag string) ([]sample, time.Duration, error) {
+	clients := l.clients[:min(nClients, len(l.clients))]
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	per := make([][]sample, len(l.clients))
-	errs := make([]error, len(l.clients))
+	per := make([][]sample, len(clients))
+	errs := make([]error, len(clients))
 	wait := client.Wait(l.wait)
 	done := func(r *api.VolumeResponse) error {
 		if r.Operation == nil || r.Operation.State != api.OpDone {
@@ -89,7 +91,7 @@ func (l *load) measure(ctx context.Context, pairs int, tag string) ([]sample, ti
 		return nil
 	}
 	start := time.Now()
-	for w, cl := range l.clients {
+	for w, cl := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

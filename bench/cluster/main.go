@@ -38,6 +38,16 @@ type levelResult struct {
 	All            dist    `json:"latency_all"`
 	Create         dist    `json:"latency_create"`
 	Snapshot       dist    `json:"latency_snapshot"`
+	// Light is a second, smaller run with fewer clients: the latency of
+	// an operation when the cluster is not saturated.
+	Light lightResult `json:"light_load"`
+}
+
+type lightResult struct {
+	Clients int     `json:"clients"`
+	Ops     int     `json:"ops"`
+	OpsPerS float64 `json:"create_snapshot_ops_per_s"`
+	All     dist    `json:"latency_all"`
 }
 
 type goal struct {
@@ -78,15 +88,16 @@ func main() {
 	levelsF := flag.String("levels", "100,10000,100000", "existing volume counts to measure at")
 	clients := flag.Int("clients", 32, "concurrent API clients")
 	pairs := flag.Int("pairs", 1000, "create+snapshot pairs timed per level")
+	light := flag.Int("light-clients", 4, "clients of the light-load latency run")
 	keep := flag.Bool("keep", false, "keep the temp directory")
 	flag.Parse()
-	if err := run(*out, *levelsF, *clients, *pairs, *keep); err != nil {
+	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, levelsF string, nClients, pairs int, keep bool) error {
+func run(out, levelsF string, nClients, pairs, nLight int, keep bool) error {
 	var levels []int
 	for _, s := range strings.Split(levelsF, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -161,7 +172,7 @@ func run(out, levelsF string, nClients, pairs int, keep bool) error {
 		fillS := time.Since(t0).Seconds()
 		have += n
 		fmt.Printf("level %d: %d volumes (filled %d in %.1fs); timing %d pairs\n", target, have, n, fillS, pairs)
-		samples, elapsed, err := l.measure(ctx, pairs, fmt.Sprintf("m%d", li))
+		samples, elapsed, err := l.measure(ctx, nClients, pairs, fmt.Sprintf("m%d", li))
 		if err != nil {
 			return err
 		}
@@ -174,6 +185,14 @@ func run(out, levelsF string, nClients, pairs int, keep bool) error {
 		lr.OpsPerS = float64(len(samples)) / elapsed.Seconds()
 		lr.CostMsPerOp = elapsed.Seconds() * 1000 / float64(len(samples))
 		have += 2 * pairs
+		lightPairs := max(pairs/4, 1)
+		ls, le, err := l.measure(ctx, nLight, lightPairs, fmt.Sprintf("l%d", li))
+		if err != nil {
+			return err
+		}
+		have += 2 * lightPairs
+		lr.Light = lightResult{Clients: nLight, Ops: len(ls), OpsPerS: float64(len(ls)) / le.Seconds(), All: distOf(ls, "")}
+		fmt.Printf("level %d light (%d clients): %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, nLight, lr.Light.OpsPerS, lr.Light.All.P50Ms, lr.Light.All.P99Ms)
 		fmt.Printf("level %d: %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, lr.OpsPerS, lr.All.P50Ms, lr.All.P99Ms)
 		rep.Levels = append(rep.Levels, lr)
 	}
