@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -90,14 +91,15 @@ func main() {
 	pairs := flag.Int("pairs", 1000, "create+snapshot pairs timed per level")
 	light := flag.Int("light-clients", 4, "clients of the light-load latency run")
 	keep := flag.Bool("keep", false, "keep the temp directory")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the last level's timed run here")
 	flag.Parse()
-	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep); err != nil {
+	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, levelsF string, nClients, pairs, nLight int, keep bool) error {
+func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string) error {
 	var levels []int
 	for _, s := range strings.Split(levelsF, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -172,7 +174,12 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool) error {
 		fillS := time.Since(t0).Seconds()
 		have += n
 		fmt.Printf("level %d: %d volumes (filled %d in %.1fs); timing %d pairs\n", target, have, n, fillS, pairs)
+		stopProf, err := startProfile(prof, li == len(levels)-1)
+		if err != nil {
+			return err
+		}
 		samples, elapsed, err := l.measure(ctx, nClients, pairs, fmt.Sprintf("m%d", li))
+		stopProf()
 		if err != nil {
 			return err
 		}
@@ -260,6 +267,22 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool) error {
 		fmt.Printf("  %-11s %-60s %10.2f met=%v\n", k, g.Want, g.Measured, g.Met)
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into path when on and path is set.
+func startProfile(path string, on bool) (func(), error) {
+	if path == "" || !on {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func waitMembers(ctx context.Context, cl *client.Client, n int) error {
