@@ -60,12 +60,13 @@ type goal struct {
 type report struct {
 	Date    string `json:"date"`
 	Machine struct {
-		GoOS, GoArch string
-		CPUs         int    `json:"cpus"`
-		CPUModel     string `json:"cpu_model"`
-		MemTotal     string `json:"mem_total"`
-		Load         string `json:"loadavg_at_start"`
-		GoVersion    string `json:"go_version"`
+		GoOS      string `json:"goos"`
+		GoArch    string `json:"goarch"`
+		CPUs      int    `json:"cpus"`
+		CPUModel  string `json:"cpu_model"`
+		MemTotal  string `json:"mem_total"`
+		Load      string `json:"loadavg_at_start"`
+		GoVersion string `json:"go_version"`
 	} `json:"machine"`
 	Setup struct {
 		Nodes      int    `json:"nodes"`
