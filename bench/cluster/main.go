@@ -74,6 +74,7 @@ type report struct {
 		Pools      int    `json:"pools"`
 		Clients    int    `json:"clients"`
 		Pairs      int    `json:"create_snapshot_pairs_per_level"`
+		Mode       string `json:"mode"`
 		Path       string `json:"path"`
 		Definition string `json:"definitions"`
 	} `json:"setup"`
@@ -92,15 +93,16 @@ func main() {
 	pairs := flag.Int("pairs", 1000, "create+snapshot pairs timed per level")
 	light := flag.Int("light-clients", 4, "clients of the light-load latency run")
 	keep := flag.Bool("keep", false, "keep the temp directory")
+	asProcs := flag.Bool("procs", true, "run the nodes as `thinraft agent` processes (per-node RSS); false: node.Run goroutines in this process")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the last level's timed run here")
 	flag.Parse()
-	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof); err != nil {
+	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string) error {
+func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool) error {
 	var levels []int
 	for _, s := range strings.Split(levelsF, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -122,7 +124,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3)
+	r, err := startRig(dir, 3, asProcs)
 	if err != nil {
 		return err
 	}
@@ -161,6 +163,10 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		l.pools = append(l.pools, name)
 	}
 	rep.Setup.Nodes, rep.Setup.Engine, rep.Setup.Pools, rep.Setup.Clients, rep.Setup.Pairs = 3, "emu (userspace)", len(l.pools), nClients, pairs
+	rep.Setup.Mode = "3 node.Run goroutines in the bench process"
+	if asProcs {
+		rep.Setup.Mode = "3 `thinraft agent` processes (built from cmd/thinraft), clients in the bench process"
+	}
 	rep.Setup.Path = "HTTPS API on any node (followers forward to the leader) -> Raft (3 voters, mTLS) -> agent of the pool's node (batched) -> thinpool -> userspace engine; every timed call uses ?wait"
 	rep.Setup.Definition = "ops = create and snapshot calls, each timed from the API call to its answer after the operation completed; ops/s = ops / wall time with all clients busy; wall_ms_per_op = wall time / ops (the per-op cost); volumes_at_start counts volumes and snapshots"
 
@@ -225,7 +231,25 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		"nodes_in_process": 3,
 		"note":             "one process runs all three nodes (Raft, FSM replica, API, agent, userspace engine each), so its RSS bounds one node's from above",
 	}
-	fmt.Printf("rss %.0f MiB, heap in use %.0f MiB (3 nodes)\n", float64(rss)/(1<<20), float64(ms.HeapInuse)/(1<<20))
+	rssGoal, rssWant := rss, "node RSS < 500 MB at the last level (one process of all 3 nodes measured: an upper bound)"
+	if r.procs != nil {
+		per, err := r.procs.rss()
+		if err != nil {
+			return err
+		}
+		nodeMB := map[string]float64{}
+		rssGoal = 0
+		for i, v := range per {
+			nodeMB[r.cfgs[i].ID] = float64(v) / (1 << 20)
+			rssGoal = max(rssGoal, v)
+		}
+		rep.Memory = map[string]any{"volumes": have, "node_rss_mb": nodeMB, "bench_process_rss_mb": float64(rss) / (1 << 20),
+			"note": "each node is its own `thinraft agent` process; the goal is judged on the largest"}
+		rssWant = "node RSS < 500 MB at the last level (largest of 3 agent processes)"
+		fmt.Printf("node rss MiB %v\n", nodeMB)
+	} else {
+		fmt.Printf("rss %.0f MiB, heap in use %.0f MiB (3 nodes)\n", float64(rss)/(1<<20), float64(ms.HeapInuse)/(1<<20))
+	}
 
 	if err := r.stop(); err != nil {
 		return err
@@ -251,7 +275,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		"p99_ms":     {Want: "p99 < 20 ms at every level", Measured: maxP99, Met: maxP99 < goalP99Ms},
 		"cost_ratio": {Want: "per-op cost at the last level within 1.5x of the first", Measured: rep.CostRatio, Met: rep.CostRatio <= goalCostRatio},
 		"restore_s":  {Want: "Raft snapshot restore < 5 s at the last level", Measured: rr.RestoreS, Met: rr.RestoreS < goalRestoreS},
-		"rss_mb":     {Want: "node RSS < 500 MB at the last level (process of 3 nodes measured)", Measured: float64(rss) / (1 << 20), Met: rss < goalRSSBytes},
+		"rss_mb":     {Want: rssWant, Measured: float64(rssGoal) / (1 << 20), Met: rssGoal < goalRSSBytes},
 	}
 	b, err := json.MarshalIndent(&rep, "", "  ")
 	if err != nil {

@@ -147,11 +147,16 @@ func rssBytes() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return vmRSS(b)
+}
+
+// vmRSS finds VmRSS in a /proc/<pid>/status text.
+func vmRSS(b []byte) (uint64, error) {
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		var kb uint64
 		if _, err := fmt.Sscanf(string(line), "VmRSS: %d kB", &kb); err == nil {
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+	return 0, fmt.Errorf("no VmRSS in a /proc status file")
 }

@@ -25,6 +25,8 @@ type rig struct {
 	cfgs  []*node.Config
 	stops []context.CancelFunc
 	dones []chan error
+	// procs is set when the nodes run as processes (-procs).
+	procs *procs
 }
 
 // freePort returns a loopback port free at the time of the call.
@@ -39,7 +41,7 @@ func freePort() (string, error) {
 
 // startRig writes certificates and configurations for n bootstrap voters
 // and runs them; logs (warn and above) go to dir/nodes.log.
-func startRig(dir string, n int) (*rig, error) {
+func startRig(dir string, n int, asProcs bool) (*rig, error) {
 	ca, err := pki.NewCA("bench-cluster", 24*time.Hour)
 	if err != nil {
 		return nil, err
@@ -79,6 +81,17 @@ func startRig(dir string, n int) (*rig, error) {
 		r.cfgs = append(r.cfgs, cfg)
 		peers = append(peers, node.Peer{ID: id, RaftAddr: cfg.RaftBind, APIAddr: cfg.APIBind})
 	}
+	if asProcs {
+		for _, cfg := range r.cfgs {
+			cfg.Bootstrap = peers
+		}
+		p, err := startProcs(dir, r.cfgs)
+		if err != nil {
+			return nil, err
+		}
+		r.procs = p
+		return r, nil
+	}
 	lf, err := os.Create(filepath.Join(dir, "nodes.log"))
 	if err != nil {
 		return nil, err
@@ -113,6 +126,9 @@ func (r *rig) client(i int) (*client.Client, error) {
 
 // stop cancels every node and waits for Run to return.
 func (r *rig) stop() error {
+	if r.procs != nil {
+		return r.procs.stop()
+	}
 	for _, c := range r.stops {
 		c()
 	}
