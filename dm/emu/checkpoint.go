@@ -172,6 +172,7 @@ func decodeState(p []byte, blockSectors uint32) (*meta, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.recountTree()
 	if len(p) != 0 {
 		return nil, fmt.Errorf("checkpoint: %d trailing bytes", len(p))
 	}

@@ -157,6 +157,7 @@ func RestoreMetadata(metaPath string, d *dm.MetadataDump) error {
 			return fmt.Errorf("emu: restore: device %d says %d mapped blocks, has %d", dd.ID, dd.MappedBlocks, td.mapped)
 		}
 	}
+	md.recountTree()
 	// Clear the superblocks so that a failed restore leaves an unformatted
 	// file rather than the old pool.
 	zero := make([]byte, 2*blockSize)

@@ -50,6 +50,8 @@ type thinDev struct {
 	chunks       map[uint64]*chunk
 	// open counts thin targets that opened this id (delete is EBUSY then).
 	open int
+	// tree is this device's share of meta.devTree (see retree).
+	tree uint64
 }
 
 func (d *thinDev) lookup(vb uint64) uint64 {
@@ -118,12 +120,16 @@ type meta struct {
 	// as the kernel's held root keeps its btrees (and their blocks) alive.
 	held map[uint32]*thinDev
 
-	refs        []uint32 // data block reference counts
-	allocated   uint64   // blocks with refs > 0
-	quarantine  []uint64 // bitmap: freed this transaction, not reusable before commit
-	quarList    []uint64
-	cursor      uint64 // next block to try (the kernel restarts from 0 after each commit)
-	liveChunks  int64
+	refs       []uint32 // data block reference counts
+	allocated  uint64   // blocks with refs > 0
+	quarantine []uint64 // bitmap: freed this transaction, not reusable before commit
+	quarList   []uint64
+	cursor     uint64 // next block to try (the kernel restarts from 0 after each commit)
+	liveChunks int64
+	// devTree is the modelled btree blocks of every live device's mapping
+	// tree, kept up to date as chunks come and go so that the space model
+	// costs O(1) per commit whatever the number of devices.
+	devTree     uint64
 	jr          []byte // pending journal ops
 	dirty       bool
 	quarantined uint64
@@ -258,6 +264,7 @@ func (m *meta) removeMapping(d *thinDev, vb uint64) bool {
 	if c.n == 0 {
 		delete(d.chunks, ci)
 		m.liveChunks--
+		m.retree(d)
 	}
 	m.logRemoveMapping(d.id, vb)
 	return true
@@ -271,6 +278,7 @@ func (m *meta) writableChunk(d *thinDev, ci uint64) *chunk {
 		c = &chunk{refs: 1}
 		d.chunks[ci] = c
 		m.liveChunks++
+		m.retree(d)
 	case c.refs > 1:
 		nc := &chunk{refs: 1, n: c.n, e: c.e}
 		c.refs--
@@ -293,7 +301,9 @@ func (m *meta) createThin(id uint32) error {
 	if _, ok := m.devs[id]; ok {
 		return errExists
 	}
-	m.devs[id] = &thinDev{id: id, creationTime: m.time, snapTime: m.time, chunks: map[uint64]*chunk{}}
+	d := &thinDev{id: id, creationTime: m.time, snapTime: m.time, chunks: map[uint64]*chunk{}}
+	m.devs[id] = d
+	m.retree(d)
 	m.logCreateThin(id)
 	m.dirty = true
 	return nil
@@ -325,6 +335,7 @@ func (m *meta) createSnap(id, origin uint32) error {
 		}
 	}
 	m.devs[id] = s
+	m.retree(s)
 	m.logCreateSnap(id, origin)
 	m.dirty = true
 	return nil
@@ -345,6 +356,7 @@ func (m *meta) deleteThin(id uint32) error {
 		}
 		m.dropChunk(c)
 	}
+	m.devTree -= d.tree
 	delete(m.devs, id)
 	m.logDelete(id)
 	m.dirty = true
@@ -369,7 +381,30 @@ var (
 
 // check verifies that reference counts equal the number of mappings that
 // point at each block and that per-device counts are right; tests use it.
+// retree brings d's share of devTree up to date with its chunk count.
+func (m *meta) retree(d *thinDev) {
+	t := devTreeBlocks(len(d.chunks))
+	m.devTree += t - d.tree // modular: also right when the share shrinks
+	d.tree = t
+}
+
+// recountTree recomputes devTree from scratch (after a bulk load).
+func (m *meta) recountTree() {
+	m.devTree = 0
+	for _, d := range m.devs {
+		d.tree = devTreeBlocks(len(d.chunks))
+		m.devTree += d.tree
+	}
+}
+
 func (m *meta) check() error {
+	var tree uint64
+	for _, d := range m.devs {
+		tree += devTreeBlocks(len(d.chunks))
+	}
+	if tree != m.devTree {
+		return fmt.Errorf("device tree blocks %d, counted %d", m.devTree, tree)
+	}
 	want := make([]uint32, m.nrDataBlocks)
 	chunkRefs := map[*chunk]int32{}
 	all := make([]*thinDev, 0, len(m.devs)+len(m.held))

@@ -48,6 +48,16 @@ func btreeBlocks(n, perLeaf uint64) uint64 {
 	return leaves + interiorNodes(leaves)
 }
 
+// devTreeBlocks is one device's mapping-tree blocks above its leaves: an
+// empty device has its root leaf, a device with k leaf chunks the interior
+// nodes over them.
+func devTreeBlocks(k int) uint64 {
+	if k == 0 {
+		return 1
+	}
+	return interiorNodes(uint64(k))
+}
+
 func interiorNodes(children uint64) uint64 {
 	var n uint64
 	for children > 1 {
@@ -86,14 +96,7 @@ func (m *meta) metaInUse() uint64 {
 	ndev := uint64(len(m.devs))
 	n += btreeBlocks(ndev, detailsPerLeaf) + btreeBlocks(ndev, topPerLeaf)
 	n += uint64(m.liveChunks)
-	for _, d := range m.devs {
-		k := uint64(len(d.chunks))
-		if k == 0 {
-			n++
-		} else {
-			n += interiorNodes(k)
-		}
-	}
+	n += m.devTree
 	if m.heldRoot != 0 {
 		n++ // the copied superblock the held root points at
 	}
