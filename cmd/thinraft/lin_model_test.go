@@ -113,6 +113,9 @@ func linModel() porcupine.Model {
 			i, o := in.(linInput), out.(linOutput)
 			var b strings.Builder
 			fmt.Fprintf(&b, "%s f%d/%d", i.Kind, i.Family, i.Slot)
+			if i.UUID != "" {
+				fmt.Fprintf(&b, " %.8s", i.UUID)
+			}
 			if i.Size != 0 {
 				fmt.Fprintf(&b, " %dM", i.Size>>20)
 			}
