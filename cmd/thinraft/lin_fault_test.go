@@ -30,27 +30,10 @@ func (c *procCluster) pauseFor(id string, d time.Duration) {
 	}
 }
 
-// stopOrDump stops process id with SIGTERM like stop, but when it has not
-// exited within the grace period it sends SIGQUIT, so the Go runtime
-// writes every goroutine's stack to the node's log, and logs that dump:
-// a hang at shutdown is then diagnosable from the test output.
-func (c *procCluster) stopOrDump(id string) {
+// dumpHung ends a node that ignored SIGTERM: SIGQUIT makes the Go runtime
+// write every goroutine's stack to the node's log, which the test prints.
+func (c *procCluster) dumpHung(id string, p *proc) {
 	c.t.Helper()
-	p := c.take(id)
-	if p == nil {
-		return
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		c.t.Errorf("SIGTERM %s: %v", id, err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			c.t.Errorf("%s exited after SIGTERM: %v", id, p.err)
-		}
-		return
-	case <-time.After(20 * time.Second):
-	}
 	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
 	case <-p.done:

@@ -177,7 +177,7 @@ func TestLinearizable(t *testing.T) {
 		t.Fatalf("pool state %s findings %+v: want active and explained", pv.State, pv.Findings)
 	}
 	for _, id := range c.running() {
-		c.stopOrDump(id)
+		c.stop(id)
 	}
 	meta := filepath.Join(c.dir, "n1", "data", "pools", pool.UUID+".meta")
 	d, err := emu.DumpMetadata(meta, false)
