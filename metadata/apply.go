@@ -16,7 +16,12 @@ func (s *state) apply(index uint64, data []byte) *Result {
 		return &Result{Index: index, Err: errf(CodeInvalid, "malformed command: %v", err)}
 	}
 	c := &applyCtx{index: index, at: cmd.Time.UTC()}
-	r := s.dispatch(c, cmd)
+	var r *Result
+	if cmd.Request != "" {
+		r = s.applyKeyed(c, cmd)
+	} else {
+		r = s.dispatch(c, cmd)
+	}
 	r.Index = index
 	return r
 }
@@ -81,6 +86,10 @@ func (s *state) dispatch(c *applyCtx, cmd Command) *Result {
 		return run(s, c, cmd.Payload, (*state).volumeSetTags)
 	case CmdVolumeSetReadOnly:
 		return run(s, c, cmd.Payload, (*state).volumeSetReadOnly)
+	case CmdVolumeSetActive:
+		return run(s, c, cmd.Payload, (*state).volumeSetActive)
+	case CmdVolumeSetSkip:
+		return run(s, c, cmd.Payload, (*state).volumeSetActivationSkip)
 	case CmdSnapshotCreate:
 		return run(s, c, cmd.Payload, (*state).snapshotCreate)
 	case CmdVolumeRevert:
@@ -98,5 +107,5 @@ func (r *Result) String() string {
 	if r.Err != nil {
 		return fmt.Sprintf("#%d %s", r.Index, r.Err)
 	}
-	return fmt.Sprintf("#%d ok uuid=%s intents=%v batch=%d already=%v", r.Index, r.UUID, r.Intents, r.Batch, r.Already)
+	return fmt.Sprintf("#%d ok uuid=%s intents=%v batch=%d already=%v replayed=%v", r.Index, r.UUID, r.Intents, r.Batch, r.Already, r.Replayed)
 }

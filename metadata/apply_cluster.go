@@ -15,6 +15,11 @@ func (s *state) nodeJoin(c *applyCtx, p NodeJoin) *Result {
 			return &Result{Err: err}
 		}
 	}
+	if p.NBDAddr != "" {
+		if err := validateID("node NBD address", p.NBDAddr); err != nil {
+			return &Result{Err: err}
+		}
+	}
 	name := p.Name
 	if name == "" {
 		name = p.ID
@@ -28,14 +33,14 @@ func (s *state) nodeJoin(c *applyCtx, p NodeJoin) *Result {
 	if n := s.nodes[p.ID]; n != nil {
 		// A restart or a rejoin: same identity, possibly new addresses.
 		delete(s.nodeNames, n.Name)
-		n.Name, n.Addr, n.APIAddr, n.Voter = name, p.Addr, p.APIAddr, p.Voter
+		n.Name, n.Addr, n.APIAddr, n.NBDAddr, n.Voter = name, p.Addr, p.APIAddr, p.NBDAddr, p.Voter
 		if n.State != NodeUp {
 			n.State, n.UpdatedAt = NodeUp, c.at
 		}
 		s.nodeNames[name] = n.ID
 		return &Result{UUID: n.ID}
 	}
-	s.nodes[p.ID] = &Node{ID: p.ID, Name: name, Addr: p.Addr, APIAddr: p.APIAddr, Voter: p.Voter,
+	s.nodes[p.ID] = &Node{ID: p.ID, Name: name, Addr: p.Addr, APIAddr: p.APIAddr, NBDAddr: p.NBDAddr, Voter: p.Voter,
 		State: NodeUp, JoinedAt: c.at, UpdatedAt: c.at}
 	s.nodeNames[name] = p.ID
 	return &Result{UUID: p.ID}

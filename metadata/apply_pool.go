@@ -124,7 +124,7 @@ func (s *state) poolReportUsage(c *applyCtx, p PoolReportUsage) *Result {
 	pe.pool.Usage = u
 	for _, vu := range p.Volumes {
 		if v := s.volumes[vu.UUID]; v != nil && v.Pool == pe.pool.UUID {
-			v.ExclusiveBytes, v.SharedBytes = vu.ExclusiveBytes, vu.SharedBytes
+			v.ExclusiveBytes, v.SharedBytes, v.Open = vu.ExclusiveBytes, vu.SharedBytes, vu.Open
 		}
 	}
 	return &Result{UUID: pe.pool.UUID}

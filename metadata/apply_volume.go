@@ -59,7 +59,8 @@ func (s *state) volumeCreate(c *applyCtx, p VolumeCreate) *Result {
 		return &Result{Err: err}
 	}
 	v := &Volume{UUID: p.UUID, VG: p.VG, Name: p.Name, Pool: pe.pool.UUID, ThinID: id, SizeBytes: p.SizeBytes,
-		State: VolumeCreating, ReadOnly: p.ReadOnly, ActivationSkip: p.ActivationSkip, CreatedAt: c.at, UpdatedAt: c.at, Tags: tags}
+		State: VolumeCreating, ReadOnly: p.ReadOnly, ActivationSkip: p.ActivationSkip, Active: !p.ActivationSkip,
+		CreatedAt: c.at, UpdatedAt: c.at, Tags: tags}
 	s.addVolume(v)
 	in := s.enqueue(c, pe, Intent{Op: OpCreateThin, Volume: v.UUID, ThinID: id, SizeBytes: v.SizeBytes})
 	return &Result{UUID: v.UUID, Intents: []string{in.ID}}
@@ -87,7 +88,7 @@ func (s *state) snapshotCreate(c *applyCtx, p SnapshotCreate) *Result {
 	}
 	v := &Volume{UUID: p.UUID, VG: o.VG, Name: p.Name, Pool: o.Pool, ThinID: id, SizeBytes: o.SizeBytes,
 		Origin: o.UUID, IsSnapshot: true, State: VolumeCreating, ReadOnly: p.ReadOnly,
-		ActivationSkip: !p.NoActivationSkip, CreatedAt: c.at, UpdatedAt: c.at, Tags: tags}
+		ActivationSkip: !p.NoActivationSkip, Active: p.NoActivationSkip, CreatedAt: c.at, UpdatedAt: c.at, Tags: tags}
 	s.addVolume(v)
 	in := s.enqueue(c, pe, Intent{Op: OpCreateSnap, Volume: v.UUID, ThinID: id, Origin: o.ThinID, SizeBytes: v.SizeBytes})
 	return &Result{UUID: v.UUID, Intents: []string{in.ID}}
@@ -164,6 +165,31 @@ func (s *state) volumeSetReadOnly(c *applyCtx, p VolumeSetReadOnly) *Result {
 	return &Result{UUID: v.UUID}
 }
 
+func (s *state) volumeSetActive(c *applyCtx, p VolumeSetActive) *Result {
+	v, err := s.changeable(p.Volume)
+	if err != nil {
+		return &Result{Err: err}
+	}
+	if !p.Active && v.Open {
+		return &Result{Err: errf(CodeConflict, "volume %s/%s is in use (open by an NBD client); disconnect it before deactivating", v.VG, v.Name)}
+	}
+	if v.Active != p.Active {
+		v.Active, v.UpdatedAt = p.Active, c.at
+	}
+	return &Result{UUID: v.UUID}
+}
+
+func (s *state) volumeSetActivationSkip(c *applyCtx, p VolumeSetActivationSkip) *Result {
+	v, err := s.changeable(p.Volume)
+	if err != nil {
+		return &Result{Err: err}
+	}
+	if v.ActivationSkip != p.Skip {
+		v.ActivationSkip, v.UpdatedAt = p.Skip, c.at
+	}
+	return &Result{UUID: v.UUID}
+}
+
 func (s *state) volumeDelete(c *applyCtx, p VolumeDelete) *Result {
 	v, err := s.resolveVolume(p.Volume)
 	if err != nil {
@@ -179,6 +205,9 @@ func (s *state) volumeDelete(c *applyCtx, p VolumeDelete) *Result {
 		return &Result{Err: errf(CodeConflict, "volume %s/%s is already being deleted", v.VG, v.Name)}
 	case VolumeCreating, VolumeReverting:
 		return &Result{Err: errf(CodeConflict, "volume %s/%s is %s; delete it when that finishes", v.VG, v.Name, v.State)}
+	}
+	if v.Open {
+		return &Result{Err: errf(CodeConflict, "volume %s/%s is in use (open by an NBD client); disconnect it first", v.VG, v.Name)}
 	}
 	pe := s.pools[v.Pool]
 	if err := s.writable(pe); err != nil {

@@ -33,6 +33,8 @@ const (
 	CmdVolumeDelete      CommandType = "volume_delete"
 	CmdVolumeSetTags     CommandType = "volume_set_tags"
 	CmdVolumeSetReadOnly CommandType = "volume_set_readonly"
+	CmdVolumeSetActive   CommandType = "volume_set_active"
+	CmdVolumeSetSkip     CommandType = "volume_set_activation_skip"
 	CmdSnapshotCreate    CommandType = "snapshot_create"
 	CmdVolumeRevert      CommandType = "volume_revert"
 
@@ -43,20 +45,32 @@ const (
 // Command is the envelope of every Raft log entry the FSM applies. Time is
 // assigned by the leader when it proposes the command; Apply uses it for
 // every timestamp and never reads a clock.
+//
+// Request is the client's idempotency key ("" for none): every attempt of
+// one logical call carries the same key, and the FSM answers a repeat of a
+// command that succeeded with the first result instead of applying it again
+// (requests.go).
 type Command struct {
 	Type    CommandType     `json:"type"`
 	Time    time.Time       `json:"time"`
+	Request string          `json:"request,omitempty"`
 	Payload json.RawMessage `json:"payload"`
 }
 
 // Encode builds the log entry data for a command. The leader generates
 // every uuid the payload needs before calling it: Apply has no randomness.
 func Encode(typ CommandType, at time.Time, payload any) ([]byte, error) {
+	return EncodeRequest(typ, at, "", payload)
+}
+
+// EncodeRequest is Encode for a command that carries the client's
+// idempotency key (see Command.Request).
+func EncodeRequest(typ CommandType, at time.Time, request string, payload any) ([]byte, error) {
 	p, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: encode %s payload: %w", typ, err)
 	}
-	b, err := json.Marshal(Command{Type: typ, Time: at.UTC(), Payload: p})
+	b, err := json.Marshal(Command{Type: typ, Time: at.UTC(), Request: request, Payload: p})
 	if err != nil {
 		return nil, fmt.Errorf("metadata: encode %s: %w", typ, err)
 	}
@@ -84,6 +98,7 @@ type NodeJoin struct {
 	Name    string `json:"name"`
 	Addr    string `json:"addr"`
 	APIAddr string `json:"api_addr"`
+	NBDAddr string `json:"nbd_addr,omitempty"`
 	Voter   bool   `json:"voter"`
 }
 
@@ -151,6 +166,8 @@ type VolumeUsage struct {
 	UUID           string `json:"uuid"`
 	ExclusiveBytes uint64 `json:"exclusive_bytes"`
 	SharedBytes    uint64 `json:"shared_bytes"`
+	// Open: an NBD client has the volume's export open.
+	Open bool `json:"open,omitempty"`
 }
 
 // PoolReportUsage is an agent's usage report. Volumes it names that no
@@ -208,6 +225,20 @@ type VolumeDelete struct {
 type VolumeSetTags struct {
 	Volume VolumeRef `json:"volume"`
 	Tags   []string  `json:"tags"`
+}
+
+// VolumeSetActive sets a volume's desired activation (LVM's lvchange -a).
+// Deactivating a volume an NBD client has open is refused.
+type VolumeSetActive struct {
+	Volume VolumeRef `json:"volume"`
+	Active bool      `json:"active"`
+}
+
+// VolumeSetActivationSkip sets a volume's activation-skip flag (LVM's
+// lvchange -k): whether a plain activation of the VG passes it over.
+type VolumeSetActivationSkip struct {
+	Volume VolumeRef `json:"volume"`
+	Skip   bool      `json:"skip"`
 }
 
 // VolumeSetReadOnly sets a volume's read-only flag (LVM's --permission).

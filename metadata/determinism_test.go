@@ -57,6 +57,14 @@ func (g *generator) step() {
 	h, r := g.h, g.rng
 	ps := g.pools()
 	p := ps[r.IntN(len(ps))]
+	// A third of the commands carry an idempotency key from a small set,
+	// so repeats (and keys reused for another command) are common.
+	do := func(typ CommandType, payload any) *Result {
+		if r.IntN(3) == 0 {
+			return h.doRequest(fmt.Sprintf("key-%d", r.IntN(40)), typ, payload)
+		}
+		return h.do(typ, payload)
+	}
 	switch n := r.IntN(100); {
 	case n < 22:
 		id := h.uuid()
@@ -68,55 +76,57 @@ func (g *generator) step() {
 		if r.IntN(2) == 0 {
 			pool = p.UUID
 		}
-		res := h.do(CmdVolumeCreate, VolumeCreate{UUID: id, VG: p.VG, Name: g.pick(genNames), Pool: pool, SizeBytes: size})
+		res := do(CmdVolumeCreate, VolumeCreate{UUID: id, VG: p.VG, Name: g.pick(genNames), Pool: pool, SizeBytes: size})
 		if res.Err == nil {
 			g.vols = append(g.vols, id)
 		}
 	case n < 34:
 		id := h.uuid()
-		res := h.do(CmdSnapshotCreate, SnapshotCreate{UUID: id, Origin: g.volRef(), Name: g.pick(genNames) + "s"})
+		res := do(CmdSnapshotCreate, SnapshotCreate{UUID: id, Origin: g.volRef(), Name: g.pick(genNames) + "s"})
 		if res.Err == nil {
 			g.vols = append(g.vols, id)
 		}
 	case n < 44:
-		h.do(CmdVolumeDelete, VolumeDelete{Volume: g.volRef()})
+		do(CmdVolumeDelete, VolumeDelete{Volume: g.volRef()})
 	case n < 48:
-		h.do(CmdVolumeExtend, VolumeExtend{Volume: g.volRef(), SizeBytes: uint64(1+r.IntN(128)) << 20})
+		do(CmdVolumeExtend, VolumeExtend{Volume: g.volRef(), SizeBytes: uint64(1+r.IntN(128)) << 20})
 	case n < 52:
-		h.do(CmdVolumeRename, VolumeRename{Volume: g.volRef(), NewName: g.pick(genNames)})
+		do(CmdVolumeRename, VolumeRename{Volume: g.volRef(), NewName: g.pick(genNames)})
 	case n < 54:
-		h.do(CmdVolumeSetTags, VolumeSetTags{Volume: g.volRef(), Tags: []string{g.pick(genNames), g.pick(genNames)}})
+		do(CmdVolumeSetTags, VolumeSetTags{Volume: g.volRef(), Tags: []string{g.pick(genNames), g.pick(genNames)}})
+	case n < 55:
+		do(CmdVolumeSetActive, VolumeSetActive{Volume: g.volRef(), Active: r.IntN(2) == 0})
 	case n < 56:
-		h.do(CmdVolumeSetReadOnly, VolumeSetReadOnly{Volume: g.volRef(), ReadOnly: r.IntN(2) == 0})
+		do(CmdVolumeSetReadOnly, VolumeSetReadOnly{Volume: g.volRef(), ReadOnly: r.IntN(2) == 0})
 	case n < 62:
 		vol, snap := g.volRef(), g.volRef()
 		if r.IntN(4) != 0 {
 			vol, snap = g.snapshotPair()
 		}
-		h.do(CmdVolumeRevert, VolumeRevert{Volume: vol, Snapshot: snap})
+		do(CmdVolumeRevert, VolumeRevert{Volume: vol, Snapshot: snap})
 	case n < 84:
 		g.agentComplete(p)
 	case n < 90:
 		q := h.f.PendingIntents(p.UUID)
 		if len(q) > 0 {
-			h.do(CmdIntentAbandon, IntentAbandon{Pool: p.UUID, Intents: []string{q[r.IntN(len(q))].ID}, Reason: "refused"})
+			do(CmdIntentAbandon, IntentAbandon{Pool: p.UUID, Intents: []string{q[r.IntN(len(q))].ID}, Reason: "refused"})
 		}
 	case n < 92:
-		h.do(CmdNodeSetState, NodeSetState{ID: g.pick([]string{"n1", "n2", "n3"}), State: NodeState(g.pick([]string{"up", "up", "down"}))})
+		do(CmdNodeSetState, NodeSetState{ID: g.pick([]string{"n1", "n2", "n3"}), State: NodeState(g.pick([]string{"up", "up", "down"}))})
 	case n < 93:
-		h.do(CmdPoolQuarantine, PoolQuarantine{Pool: p.UUID, Findings: []Finding{{Kind: "unknown_thin_id", ThinID: uint32(r.IntN(99))}}})
+		do(CmdPoolQuarantine, PoolQuarantine{Pool: p.UUID, Findings: []Finding{{Kind: "unknown_thin_id", ThinID: uint32(r.IntN(99))}}})
 	case n < 95:
-		h.do(CmdPoolUnquarantine, PoolUnquarantine{Pool: p.UUID})
+		do(CmdPoolUnquarantine, PoolUnquarantine{Pool: p.UUID})
 	case n < 97:
 		var vu []VolumeUsage
 		for i := 0; i < 3 && len(g.vols) > 0; i++ {
-			vu = append(vu, VolumeUsage{UUID: g.pick(g.vols), ExclusiveBytes: uint64(r.IntN(1 << 20))})
+			vu = append(vu, VolumeUsage{UUID: g.pick(g.vols), ExclusiveBytes: uint64(r.IntN(1 << 20)), Open: r.IntN(4) == 0})
 		}
-		h.do(CmdPoolReportUsage, PoolReportUsage{Pool: p.UUID, Usage: Usage{DataUsed: uint64(r.IntN(100)), DataTotal: 100, Mode: g.pick([]string{"rw", "rw", "out_of_data_space"})}, Volumes: vu})
+		do(CmdPoolReportUsage, PoolReportUsage{Pool: p.UUID, Usage: Usage{DataUsed: uint64(r.IntN(100)), DataTotal: 100, Mode: g.pick([]string{"rw", "rw", "out_of_data_space"})}, Volumes: vu})
 	case n < 98:
-		h.do(CmdPoolGrow, PoolGrow{Pool: p.UUID, DataBytes: p.DataBytes + uint64(r.IntN(3))<<20})
+		do(CmdPoolGrow, PoolGrow{Pool: p.UUID, DataBytes: p.DataBytes + uint64(r.IntN(3))<<20})
 	default:
-		h.do(CmdVGSet, VGSet{Name: "vg0", MaxVolumes: ptr(r.IntN(60))})
+		do(CmdVGSet, VGSet{Name: "vg0", MaxVolumes: ptr(r.IntN(60))})
 	}
 }
 

@@ -35,8 +35,14 @@ func (h *harness) uuid() string {
 
 func (h *harness) do(typ CommandType, payload any) *Result {
 	h.t.Helper()
+	return h.doRequest("", typ, payload)
+}
+
+// doRequest is do with an idempotency key.
+func (h *harness) doRequest(key string, typ CommandType, payload any) *Result {
+	h.t.Helper()
 	h.now = h.now.Add(time.Second)
-	data, err := Encode(typ, h.now, payload)
+	data, err := EncodeRequest(typ, h.now, key, payload)
 	if err != nil {
 		h.t.Fatal(err)
 	}

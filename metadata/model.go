@@ -19,10 +19,13 @@ const (
 // Node is one thinraft agent: a Raft member (voter or not) that owns the
 // pools on its machine.
 type Node struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Addr     string    `json:"addr"`
-	APIAddr  string    `json:"api_addr"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Addr    string `json:"addr"`
+	APIAddr string `json:"api_addr"`
+	// NBDAddr is where NBD clients reach the node's exports ("" when the
+	// node serves none).
+	NBDAddr  string    `json:"nbd_addr,omitempty"`
 	Voter    bool      `json:"voter"`
 	State    NodeState `json:"state"`
 	JoinedAt time.Time `json:"joined_at"`
@@ -138,9 +141,16 @@ type Volume struct {
 	State          VolumeState `json:"state"`
 	ReadOnly       bool        `json:"read_only"`
 	ActivationSkip bool        `json:"activation_skip"`
-	CreatedAt      time.Time   `json:"created_at"`
-	UpdatedAt      time.Time   `json:"updated_at"`
-	Tags           []string    `json:"tags,omitempty"`
+	// Active is the desired activation (LVM's -a y|n): the pool's agent
+	// keeps an active volume's thin device up and exported over NBD.
+	Active bool `json:"active"`
+	// Open: an NBD client had the volume's export open at the pool
+	// agent's last report (LVM's attr 'o'). Deactivating or deleting an
+	// open volume is refused.
+	Open      bool      `json:"open"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Tags      []string  `json:"tags,omitempty"`
 	// Reason says why the volume failed.
 	Reason string `json:"reason,omitempty"`
 	// ExclusiveBytes and SharedBytes are from the last usage report.

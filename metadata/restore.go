@@ -61,14 +61,17 @@ func (b *builder) add(rec snapRecord, n int) error {
 			return fmt.Errorf("first record is not a header")
 		}
 		h := rec.Header
-		if h.Format != SnapshotFormat || h.Version != SnapshotVersion {
-			return fmt.Errorf("format %q version %d: this build reads %q version %d", h.Format, h.Version, SnapshotFormat, SnapshotVersion)
+		// Version 1 is version 2 without request records.
+		if h.Format != SnapshotFormat || h.Version < 1 || h.Version > SnapshotVersion {
+			return fmt.Errorf("format %q version %d: this build reads %q versions 1 to %d", h.Format, h.Version, SnapshotFormat, SnapshotVersion)
 		}
 		b.header = h
 		st.index = h.Index
 		return nil
 	}
 	switch {
+	case rec.Request != nil:
+		return b.addRequest(rec.Request)
 	case rec.Node != nil:
 		nd := rec.Node
 		if _, dup := st.nodes[nd.ID]; dup {
@@ -182,14 +185,34 @@ func (b *builder) finish() error {
 		return fmt.Errorf("empty snapshot")
 	}
 	c := b.counts
-	if c.Nodes != h.Nodes || c.VGs != h.VGs || c.Pools != h.Pools || c.Volumes != h.Volumes || c.Intents != h.Intents {
-		return fmt.Errorf("header counts nodes/vgs/pools/volumes/intents %d/%d/%d/%d/%d, read %d/%d/%d/%d/%d",
-			h.Nodes, h.VGs, h.Pools, h.Volumes, h.Intents, c.Nodes, c.VGs, c.Pools, c.Volumes, c.Intents)
+	if c.Nodes != h.Nodes || c.VGs != h.VGs || c.Pools != h.Pools || c.Volumes != h.Volumes || c.Intents != h.Intents || c.Requests != h.Requests {
+		return fmt.Errorf("header counts nodes/vgs/pools/volumes/intents/requests %d/%d/%d/%d/%d/%d, read %d/%d/%d/%d/%d/%d",
+			h.Nodes, h.VGs, h.Pools, h.Volumes, h.Intents, h.Requests, c.Nodes, c.VGs, c.Pools, c.Volumes, c.Intents, c.Requests)
 	}
 	st := b.st
 	for len(st.finished) > st.historyCap {
 		delete(st.intents, st.finished[0])
 		st.finished = st.finished[1:]
 	}
+	return nil
+}
+
+// addRequest restores a remembered idempotency key; keys come oldest first.
+func (b *builder) addRequest(e *requestEntry) error {
+	if b.header.Version < 2 {
+		return fmt.Errorf("request record in a version %d snapshot", b.header.Version)
+	}
+	if err := validateRequestKey(e.Key); err != nil || e.Key == "" {
+		return fmt.Errorf("request key %q invalid", e.Key)
+	}
+	t := &b.st.requests
+	if _, dup := t.byKey[e.Key]; dup {
+		return fmt.Errorf("request key %s twice", e.Key)
+	}
+	if e.Result.Err != nil {
+		return fmt.Errorf("request key %s remembers a refusal; only successes are kept", e.Key)
+	}
+	b.counts.Requests++
+	t.add(e)
 	return nil
 }

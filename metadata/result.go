@@ -64,6 +64,10 @@ type Result struct {
 	// Already is set when a completion repeated one already applied (an
 	// agent's retry after a lost response): nothing changed.
 	Already bool `json:"already,omitempty"`
+	// Replayed is set when the command repeated an idempotency key whose
+	// command had already succeeded: this is that first result, and
+	// nothing changed now.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // AsError returns r.Err as an error, nil when the command succeeded. (Not

@@ -21,13 +21,14 @@ import (
 //	{"pool":{...}}      sorted by VG, name
 //	{"volume":{...}}    sorted by VG, name
 //	{"intent":{...}}    finished ones oldest first, then each pool's queue in order
+//	{"request":{...}}   remembered idempotency keys, oldest first (version 2)
 //	{"end":{"records":M}}
 //
 // The same bytes are a backup (zcat | jq works). Equal states give equal
 // bytes: that is how replicas are compared in tests.
 const (
 	SnapshotFormat  = "thinraft-metadata"
-	SnapshotVersion = 1
+	SnapshotVersion = 2
 )
 
 type snapHeader struct {
@@ -40,6 +41,7 @@ type snapHeader struct {
 	Pools         int    `json:"pools"`
 	Volumes       int    `json:"volumes"`
 	Intents       int    `json:"intents"`
+	Requests      int    `json:"requests,omitempty"`
 }
 
 type snapEnd struct {
@@ -52,8 +54,9 @@ type snapRecord struct {
 	VG     *VG         `json:"vg,omitempty"`
 	Pool   *Pool       `json:"pool,omitempty"`
 	Volume *Volume     `json:"volume,omitempty"`
-	Intent *Intent     `json:"intent,omitempty"`
-	End    *snapEnd    `json:"end,omitempty"`
+	Intent  *Intent       `json:"intent,omitempty"`
+	Request *requestEntry `json:"request,omitempty"`
+	End     *snapEnd      `json:"end,omitempty"`
 }
 
 // Snapshot is a point-in-time copy of the model, detached from the FSM: it
@@ -69,6 +72,7 @@ type Snapshot struct {
 	// order, pools in the order of the pools slice after sorting.
 	finished []Intent
 	pending  map[string][]Intent
+	requests []requestEntry
 }
 
 var _ raft.FSMSnapshot = (*Snapshot)(nil)
@@ -111,6 +115,10 @@ func (f *FSM) snapshot() *Snapshot {
 	for _, id := range s.finished {
 		sn.finished = append(sn.finished, *s.intents[id])
 	}
+	sn.requests = make([]requestEntry, 0, s.requests.len())
+	for _, e := range s.requests.entries() {
+		sn.requests = append(sn.requests, *e)
+	}
 	return sn
 }
 
@@ -148,7 +156,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw := &snapWriter{enc: json.NewEncoder(bw)}
 	sw.put(snapRecord{Header: &snapHeader{Format: SnapshotFormat, Version: SnapshotVersion, Index: sn.index,
 		IntentHistory: sn.historyCap, Nodes: len(sn.nodes), VGs: len(sn.vgs), Pools: len(sn.pools),
-		Volumes: len(sn.volumes), Intents: nIntents}})
+		Volumes: len(sn.volumes), Intents: nIntents, Requests: len(sn.requests)}})
 	for i := range sn.nodes {
 		sw.put(snapRecord{Node: &sn.nodes[i]})
 	}
@@ -169,6 +177,9 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		for i := range q {
 			sw.put(snapRecord{Intent: &q[i]})
 		}
+	}
+	for i := range sn.requests {
+		sw.put(snapRecord{Request: &sn.requests[i]})
 	}
 	sw.put(snapRecord{End: &snapEnd{Records: sw.records}})
 	err = cmp.Or(sw.err, bw.Flush(), zw.Close())

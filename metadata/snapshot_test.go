@@ -55,7 +55,7 @@ func TestSnapshotFormat(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != want {
 		t.Fatalf("records %q\nwant      %q", got, want)
 	}
-	if !strings.Contains(lines[0], `"format":"thinraft-metadata","version":1`) || !strings.Contains(lines[4], `"name":"pending"`) {
+	if !strings.Contains(lines[0], `"format":"thinraft-metadata","version":2`) || !strings.Contains(lines[4], `"name":"pending"`) {
 		t.Fatalf("not readable as documented:\n%s", strings.Join(lines[:5], "\n"))
 	}
 	if !strings.Contains(lines[len(lines)-2], `"state":"pending"`) {
@@ -69,7 +69,7 @@ func TestSnapshotFormat(t *testing.T) {
 	bad := map[string][]string{
 		"truncated":          lines[:len(lines)-1],
 		"no header":          lines[1:],
-		"wrong version":      append([]string{strings.Replace(lines[0], `"version":1`, `"version":2`, 1)}, lines[1:]...),
+		"wrong version":      append([]string{strings.Replace(lines[0], `"version":2`, `"version":3`, 1)}, lines[1:]...),
 		"record missing":     append(append([]string{}, lines[:7]...), lines[8:]...),
 		"header count":       append([]string{strings.Replace(lines[0], `"volumes":3`, `"volumes":4`, 1)}, lines[1:]...),
 		"unknown field":      append(append([]string{}, lines[:4]...), append([]string{strings.Replace(lines[4], `{"volume":{`, `{"volume":{"colour":"red",`, 1)}, lines[5:]...)...),

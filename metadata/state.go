@@ -31,6 +31,11 @@ type state struct {
 	// finished lists retained finished intent ids, oldest first.
 	finished   []string
 	historyCap int
+
+	// requests remembers successful keyed commands (requests.go).
+	requests      requestTable
+	requestWindow time.Duration
+	requestCap    int
 }
 
 // vgEntry is a VG with its namespace. Pools and volumes share the names.
@@ -72,6 +77,10 @@ func newState(historyCap int) *state {
 		volumes:    map[string]*Volume{},
 		intents:    map[string]*Intent{},
 		historyCap: historyCap,
+
+		requests:      newRequestTable(),
+		requestWindow: DefaultRequestWindow,
+		requestCap:    DefaultRequestCap,
 	}
 }
 

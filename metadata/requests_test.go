@@ -1,0 +1,173 @@
+package metadata
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRequestReplayAfterDelete is the bug TestLinearizable found: a create
+// whose answer was lost, repeated after the volume it made had been
+// deleted, must not create the volume again.
+func TestRequestReplayAfterDelete(t *testing.T) {
+	h := newHarness(t)
+	pool := h.basic()
+	id := h.uuid()
+	create := VolumeCreate{UUID: id, VG: "vg0", Name: "v", Pool: pool, SizeBytes: 1 << 20}
+	first := h.doRequest("k1", CmdVolumeCreate, create)
+	if first.Err != nil || first.Replayed {
+		t.Fatalf("first create: %v", first)
+	}
+	h.completeAll(pool)
+	h.ok(CmdVolumeDelete, VolumeDelete{Volume: VolumeRef{UUID: id}})
+	h.completeAll(pool)
+	if _, ok := h.f.Volume(id); ok {
+		t.Fatal("volume still there after its delete completed")
+	}
+	again := h.doRequest("k1", CmdVolumeCreate, create)
+	if again.Err != nil || !again.Replayed || again.UUID != id || !slicesEqual(again.Intents, first.Intents) {
+		t.Fatalf("repeat: %v, want the first result replayed (%v)", again, first)
+	}
+	if _, ok := h.f.Volume(id); ok {
+		t.Fatal("the repeat created the deleted volume again")
+	}
+	if q := h.f.PendingIntents(pool); len(q) != 0 {
+		t.Fatalf("the repeat queued %d intents", len(q))
+	}
+}
+
+// TestRequestReplaySnapshot: a repeated snapshot create is answered with
+// its first result even when its origin is being deleted meanwhile.
+func TestRequestReplaySnapshot(t *testing.T) {
+	h := newHarness(t)
+	pool := h.basic()
+	origin := h.create(pool, "o", 1<<20)
+	snap := SnapshotCreate{UUID: h.uuid(), Origin: VolumeRef{UUID: origin}, Name: "s"}
+	first := h.doRequest("snap-1", CmdSnapshotCreate, snap)
+	if first.Err != nil {
+		t.Fatal(first)
+	}
+	h.completeAll(pool)
+	h.ok(CmdVolumeDelete, VolumeDelete{Volume: VolumeRef{UUID: origin}})
+	again := h.doRequest("snap-1", CmdSnapshotCreate, snap)
+	if again.Err != nil || !again.Replayed || again.UUID != snap.UUID {
+		t.Fatalf("repeat: %v", again)
+	}
+	// Without the key the same command is a fresh one and refused.
+	h.fail(CodeConflict, CmdSnapshotCreate, snap)
+}
+
+// TestRequestRefusalNotKept: a refused command changed nothing, so its
+// repeat runs afresh and may succeed.
+func TestRequestRefusalNotKept(t *testing.T) {
+	h := newHarness(t)
+	pool := h.basic()
+	h.ok(CmdNodeSetState, NodeSetState{ID: "n1", State: NodeDown})
+	create := VolumeCreate{UUID: h.uuid(), VG: "vg0", Name: "v", Pool: pool, SizeBytes: 1 << 20}
+	if r := h.doRequest("k", CmdVolumeCreate, create); CodeOf(r.AsError()) != CodeUnavailable {
+		t.Fatalf("create on a down node: %v", r)
+	}
+	h.ok(CmdNodeSetState, NodeSetState{ID: "n1", State: NodeUp})
+	if r := h.doRequest("k", CmdVolumeCreate, create); r.Err != nil || r.Replayed {
+		t.Fatalf("repeat after the node came back: %v", r)
+	}
+}
+
+func TestRequestKeyChecks(t *testing.T) {
+	h := newHarness(t)
+	pool := h.basic()
+	id := h.create(pool, "v", 1<<20)
+	if r := h.doRequest("k", CmdVolumeExtend, VolumeExtend{Volume: VolumeRef{UUID: id}, SizeBytes: 2 << 20}); r.Err != nil {
+		t.Fatal(r)
+	}
+	r := h.doRequest("k", CmdVolumeDelete, VolumeDelete{Volume: VolumeRef{UUID: id}})
+	if CodeOf(r.AsError()) != CodeInvalid || !strings.Contains(r.Err.Message, "new key") {
+		t.Fatalf("key reused for another command: %v", r)
+	}
+	for _, k := range []string{strings.Repeat("x", MaxRequestKey+1), "with space", "tab\t", "é"} {
+		if r := h.doRequest(k, CmdVolumeSetTags, VolumeSetTags{Volume: VolumeRef{UUID: id}}); CodeOf(r.AsError()) != CodeInvalid {
+			t.Errorf("key %q: %v", k, r)
+		}
+	}
+}
+
+// TestRequestExpiry: keys are forgotten after the window (in command
+// time) and beyond the cap, oldest first.
+func TestRequestExpiry(t *testing.T) {
+	h := newHarness(t)
+	pool := h.basic()
+	id := h.create(pool, "v", 1<<20)
+	tags := func(key string) *Result {
+		return h.doRequest(key, CmdVolumeSetTags, VolumeSetTags{Volume: VolumeRef{UUID: id}, Tags: []string{key}})
+	}
+	tags("old")
+	if r := tags("old"); !r.Replayed {
+		t.Fatal("not replayed inside the window")
+	}
+	h.now = h.now.Add(DefaultRequestWindow)
+	if r := tags("old"); r.Replayed {
+		t.Fatal("replayed after the window")
+	}
+
+	f := h.f
+	f.mu.Lock()
+	f.st.requestCap = 3
+	f.mu.Unlock()
+	for _, k := range []string{"a", "b", "c", "d"} {
+		tags(k)
+	}
+	// The cap is enforced before each keyed command: "a" is the oldest.
+	if r := tags("e"); r.Replayed {
+		t.Fatal(r)
+	}
+	if r := tags("a"); r.Replayed {
+		t.Fatal("the oldest key survived the cap")
+	}
+	if r := tags("e"); !r.Replayed {
+		t.Fatal("the newest key was dropped")
+	}
+}
+
+// TestRequestsInSnapshot: a replica restored from a snapshot replays the
+// same keys, and snapshots of equal states are equal bytes.
+func TestRequestsInSnapshot(t *testing.T) {
+	h := newHarness(t)
+	pool := h.basic()
+	create := VolumeCreate{UUID: h.uuid(), VG: "vg0", Name: "v", Pool: pool, SizeBytes: 1 << 20}
+	first := h.doRequest("k1", CmdVolumeCreate, create)
+	b := snapshotBytes(t, h.f)
+	if !bytes.Contains(gunzip(t, b), []byte(`{"request":{"key":"k1","type":"volume_create"`)) {
+		t.Fatalf("no request record:\n%s", gunzip(t, b))
+	}
+	g := New(Options{})
+	if err := g.Restore(io.NopCloser(bytes.NewReader(b))); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, snapshotBytes(t, g)) {
+		t.Fatal("restored snapshot differs")
+	}
+	data, _ := EncodeRequest(CmdVolumeCreate, h.now.Add(time.Second), "k1", create)
+	r := g.ApplyCommand(h.index+1, data)
+	if r.Err != nil || !r.Replayed || r.UUID != first.UUID {
+		t.Fatalf("restored replica: %v", r)
+	}
+
+	lines := gunzipLines(t, b)
+	for i, l := range lines {
+		if strings.HasPrefix(l, `{"request"`) {
+			dup := append(append(append([]string{}, lines[:i+1]...), lines[i]), lines[i+1:]...)
+			dup[0] = strings.Replace(dup[0], `"requests":1`, `"requests":2`, 1)
+			if err := New(Options{}).Restore(io.NopCloser(bytes.NewReader(gzipLines(dup)))); err == nil {
+				t.Fatal("a duplicated request key restored")
+			}
+		}
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	return []byte(strings.Join(gunzipLines(t, b), "\n"))
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
