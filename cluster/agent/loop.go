@@ -2,9 +2,12 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -50,17 +53,20 @@ func (s *LoopStorage) Prepare(ctx context.Context, pool metadata.Pool) (string, 
 }
 
 func (s *LoopStorage) bind(file string) (string, error) {
-	abs, err := filepath.Abs(file)
+	abs, err := canonical(file)
 	if err != nil {
 		return "", err
 	}
-	dev, err := findLoop(abs)
+	devs, err := boundLoops(abs)
 	if err != nil {
 		return "", err
 	}
-	if dev != "" {
-		// The file may have grown since the binding was made (a crash
-		// between growing it and refreshing the device).
+	var dev string
+	if len(devs) > 0 {
+		// A binding a previous process left (agent restart, crash). The
+		// file may have grown since it was made (a crash between growing
+		// it and refreshing the device).
+		dev = devs[0]
 		if err := kernel.RefreshLoop(dev); err != nil {
 			return "", err
 		}
@@ -73,22 +79,83 @@ func (s *LoopStorage) bind(file string) (string, error) {
 	return dev, nil
 }
 
-// findLoop returns the loop device bound to file, "" if none.
-func findLoop(file string) (string, error) {
-	paths, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+// canonical is the absolute, symlink-free path of file: the kernel
+// records a loop device's backing file by its real path, and a binding is
+// found again only under that name (a data directory reached through a
+// symlink would otherwise get a second loop device at every restart).
+func canonical(file string) (string, error) {
+	abs, err := filepath.Abs(file)
 	if err != nil {
 		return "", err
 	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("loop backing file: %w", err)
+	}
+	return real, nil
+}
+
+// boundLoops returns the loop devices bound to file (by its canonical
+// path), sorted by name.
+func boundLoops(file string) ([]string, error) {
+	paths, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	if err != nil {
+		return nil, err
+	}
+	var devs []string
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue // unbound while we looked
 		}
 		if strings.TrimSpace(string(b)) == file {
-			return "/dev/" + filepath.Base(filepath.Dir(filepath.Dir(p))), nil
+			devs = append(devs, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(p))))
 		}
 	}
-	return "", nil
+	sort.Strings(devs)
+	return devs, nil
+}
+
+// Bindings returns the loop devices bound to pool uuid's metadata and data
+// files: one each while the pool is prepared, none after Release. More
+// than one means a binding was not found again and a second was made.
+func (s *LoopStorage) Bindings(uuid string) (meta, data []string, err error) {
+	metaFile, dataFile := s.Files.Paths(uuid)
+	for _, f := range []struct {
+		file string
+		out  *[]string
+	}{{metaFile, &meta}, {dataFile, &data}} {
+		abs, err := canonical(f.file)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if *f.out, err = boundLoops(abs); err != nil {
+			return nil, nil, err
+		}
+	}
+	return meta, data, nil
+}
+
+// Release unbinds every loop device bound to pool uuid's files, whichever
+// process bound them. Only for teardown once the pool's dm devices are
+// removed (an operator removing a pool, tests); the files stay.
+func (s *LoopStorage) Release(uuid string) error {
+	meta, data, err := s.Bindings(uuid)
+	if err != nil {
+		return fmt.Errorf("pool %s: %w", uuid, err)
+	}
+	for _, d := range append(meta, data...) {
+		if err := kernel.DetachLoop(d); err != nil {
+			return fmt.Errorf("pool %s: %w", uuid, err)
+		}
+		s.mu.Lock()
+		delete(s.devs, d)
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // Grower grows a loop device's file and refreshes the device.

@@ -40,8 +40,14 @@ func TestLoopStorage(t *testing.T) {
 	if got := loopBytes(t, data); got != 16*mib {
 		t.Fatalf("data device %d bytes", got)
 	}
-	// A restart: a new storage finds the same bindings.
-	s2 := NewLoopStorage(dir, 64*mib)
+	// A restart: a new storage finds the same bindings, also when it
+	// reaches the data directory through a symlink (the kernel records
+	// the real path).
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	s2 := NewLoopStorage(link, 64*mib)
 	meta2, data2, err := s2.Prepare(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +64,17 @@ func TestLoopStorage(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "pools", p.UUID+".data")); err != nil || fi.Size() != 24*mib {
 		t.Fatalf("file: %v %v", fi, err)
+	}
+	bm, bd, err := s2.Bindings(p.UUID)
+	if err != nil || len(bm) != 1 || len(bd) != 1 || bm[0] != meta || bd[0] != data {
+		t.Fatalf("bindings %v %v (%v), want [%s] [%s]", bm, bd, err, meta, data)
+	}
+	// Release unbinds them whoever bound them (here: the first storage).
+	if err := s2.Release(p.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if bm, bd, err := s.Bindings(p.UUID); err != nil || len(bm)+len(bd) != 0 {
+		t.Fatalf("after release: %v %v %v", bm, bd, err)
 	}
 }
 
