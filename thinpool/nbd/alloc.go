@@ -110,15 +110,23 @@ func (t *Tracker) Discarded(off, length int64) {
 	end := off + length
 	first := uint64((off + t.block - 1) / t.block)
 	last := uint64(end / t.block)
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if end >= t.size {
 		last = uint64((t.size + t.block - 1) / t.block)
 	}
 	if last <= first {
 		return
 	}
+	t.remove(first, last)
+}
+
+// Resize tells the tracker the volume's new size (it was extended); the
+// new tail is unmapped, as a grown thin device's is.
+func (t *Tracker) Resize(size int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.remove(first, last)
+	t.size = size
 }
 
 // Extents reports [off, off+length) as alternating data and hole runs.

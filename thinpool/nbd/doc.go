@@ -1,6 +1,6 @@
-// Package nbd serves one thin volume (any dm.BlockDevice, on either engine)
+// Package nbd serves thin volumes (any dm.BlockDevice, on either engine)
 // over the NBD protocol, so that real clients — qemu-io, qemu-img, nbdcopy,
-// nbdinfo, the kernel's nbd-client — read and write it.
+// nbdinfo, the kernel's nbd-client — read and write them.
 //
 // Imports: dm, thinpool (only in pool.go, to build an Export from a thin
 // volume) and the standard library. Nothing in thinraft below the export
@@ -14,6 +14,20 @@
 // transmission phase with simple or structured replies as negotiated.
 // Everything that parses client bytes is a pure function in proto.go and
 // fuzzed, and a whole session is fuzzed too (fuzz_test.go).
+//
+// Many exports, one listener. A Server asks a Source for the export a
+// client names (EXPORT_NAME, INFO, GO, meta contexts) and for the list
+// NBD_OPT_LIST shows; NewServer wraps one Export (also the default, empty
+// name), and Set is a Source whose exports come and go while the server
+// runs (the node agent's activated volumes, with aliases). An unknown name
+// gets NBD_REP_ERR_UNKNOWN, or a closed connection for EXPORT_NAME, which
+// cannot be refused otherwise. The serving state of an export — the range
+// lock its connections share, the connections themselves — lives in the
+// Export, so Export.Stop ends exactly its connections (finishing their
+// requests and flushing, like Server.Shutdown) and Export.Clients/OnClients
+// tell whether anyone has it open. A connection's size is the device's at
+// the end of its handshake: NBD cannot announce a resize, so a client sees
+// a grown volume on its next connection.
 //
 // A connection has one reader goroutine that parses requests (and reads
 // write payloads) and hands each to its own goroutine, bounded by a

@@ -2,6 +2,7 @@ package nbd
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,12 @@ type conn struct {
 	meta       bool   // base:allocation selected
 	metaExport string // export name the selection was made for
 
+	// exp is the export chosen at the end of the handshake (attached to
+	// it), and size its size at that moment: NBD fixes a connection's
+	// size, so a client sees a grown volume on its next connection.
+	exp  *Export
+	size int64
+
 	transmitting atomic.Bool
 	stopping     atomic.Bool
 	dirty        atomic.Bool // writes completed since the last flush
@@ -58,7 +65,14 @@ func (c *conn) stop(hard bool) {
 func (c *conn) close() { c.closeOnce.Do(func() { c.nc.Close() }) }
 
 func (c *conn) serve() {
-	defer c.close()
+	defer func() {
+		// Closed before detaching, so that whoever waits for the export's
+		// clients to go (Export.Stop) finds them disconnected.
+		c.close()
+		if c.exp != nil {
+			c.exp.detach(c)
+		}
+	}()
 	log := c.s.log.With("remote", c.nc.RemoteAddr().String())
 	c.nc.SetDeadline(time.Now().Add(c.s.opts.HandshakeTimeout))
 	ok, err := c.handshake()
@@ -132,7 +146,6 @@ func (c *conn) handshake() (bool, error) {
 // option answers one option. done means haggling is over: ok says whether
 // transmission follows.
 func (c *conn) option(opt uint32, data []byte) (done, ok bool, err error) {
-	exp := c.s.exp
 	if c.stopping.Load() && opt != optAbort {
 		if opt == optExportName {
 			return true, false, nil // cannot be refused politely
@@ -145,15 +158,21 @@ func (c *conn) option(opt uint32, data []byte) (done, ok bool, err error) {
 		if err != nil {
 			return true, false, err
 		}
-		if !c.exportMatches(name) {
-			return true, false, fmt.Errorf("client asked for unknown export %q", name)
+		// This option cannot be refused politely: an unknown export
+		// ends the connection, as the protocol says.
+		exp, err := c.lookup(name)
+		if err != nil {
+			return true, false, fmt.Errorf("client asked for export %q: %w", name, err)
+		}
+		if err := c.choose(exp); err != nil {
+			return true, false, fmt.Errorf("client asked for export %q: %w", name, err)
 		}
 		if c.metaExport != name {
 			c.meta = false
 		}
 		var b [10 + exportNameZeroPads]byte
-		binary.BigEndian.PutUint64(b[0:], uint64(c.s.vol.size))
-		binary.BigEndian.PutUint16(b[8:], c.transmissionFlags())
+		binary.BigEndian.PutUint64(b[0:], uint64(c.size))
+		binary.BigEndian.PutUint16(b[8:], c.transmissionFlags(exp))
 		n := len(b)
 		if c.noZeroes {
 			n = 10
@@ -168,9 +187,10 @@ func (c *conn) option(opt uint32, data []byte) (done, ok bool, err error) {
 		if len(data) != 0 {
 			return false, false, c.optError(opt, repErrInvalid, "NBD_OPT_LIST takes no data")
 		}
-		p := binary.BigEndian.AppendUint32(nil, uint32(len(exp.Name)))
-		p = append(p, exp.Name...)
-		c.optReply(opt, repServer, p)
+		for _, name := range c.s.src.Names() {
+			p := binary.BigEndian.AppendUint32(nil, uint32(len(name)))
+			c.optReply(opt, repServer, append(p, name...))
+		}
 		return false, false, c.optReply(opt, repAck, nil)
 	case optStartTLS:
 		return false, false, c.optError(opt, repErrPolicy, "TLS is not offered; use a unix socket or a trusted network")
@@ -179,10 +199,20 @@ func (c *conn) option(opt uint32, data []byte) (done, ok bool, err error) {
 		if err != nil {
 			return false, false, c.optError(opt, repErrInvalid, err.Error())
 		}
-		if !c.exportMatches(g.Name) {
+		exp, err := c.lookup(g.Name)
+		if err != nil {
 			return false, false, c.optError(opt, repErrUnknown, fmt.Sprintf("no export named %q", g.Name))
 		}
-		c.sendInfo(opt, g)
+		size := exp.Device.Size()
+		if opt == optGo {
+			// Attached before the reply, so that a Stop of the export
+			// either refuses this client here or ends its connection.
+			if err := c.choose(exp); err != nil {
+				return false, false, c.optError(opt, repErrUnknown, fmt.Sprintf("export %q: %v", g.Name, err))
+			}
+			size = c.size
+		}
+		c.sendInfo(opt, g, exp, size)
 		if err := c.optReply(opt, repAck, nil); err != nil {
 			return false, false, err
 		}
@@ -209,17 +239,34 @@ func (c *conn) option(opt uint32, data []byte) (done, ok bool, err error) {
 	}
 }
 
-// exportMatches: the export's own name, or the default (empty) name.
-func (c *conn) exportMatches(name string) bool { return name == "" || name == c.s.exp.Name }
+// lookup asks the server's source for an export.
+func (c *conn) lookup(name string) (*Export, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.HandshakeTimeout)
+	defer cancel()
+	exp, err := c.s.src.Lookup(ctx, name)
+	if err == nil && exp == nil {
+		err = fmt.Errorf("%w: %q", ErrUnknownExport, name)
+	}
+	return exp, err
+}
+
+// choose attaches the connection to exp for transmission.
+func (c *conn) choose(exp *Export) error {
+	if err := exp.attach(c); err != nil {
+		return err
+	}
+	c.exp = exp
+	c.size = exp.volume().currentSize()
+	return nil
+}
 
 // sendInfo sends NBD_REP_INFO replies: the export (always), its name and
 // description when asked, and the block sizes (always: the minimum is 1,
 // so a client that did not ask loses nothing).
-func (c *conn) sendInfo(opt uint32, g goRequest) {
-	exp := c.s.exp
+func (c *conn) sendInfo(opt uint32, g goRequest, exp *Export, size int64) {
 	p := binary.BigEndian.AppendUint16(nil, infoExport)
-	p = binary.BigEndian.AppendUint64(p, uint64(c.s.vol.size))
-	p = binary.BigEndian.AppendUint16(p, c.transmissionFlags())
+	p = binary.BigEndian.AppendUint64(p, uint64(size))
+	p = binary.BigEndian.AppendUint16(p, c.transmissionFlags(exp))
 	c.optReply(opt, repInfo, p)
 	for _, t := range g.Infos {
 		switch t {
@@ -248,7 +295,7 @@ func (c *conn) metaContext(opt uint32, data []byte) error {
 	if err != nil {
 		return c.optError(opt, repErrInvalid, err.Error())
 	}
-	if !c.exportMatches(m.Name) {
+	if _, err := c.lookup(m.Name); err != nil {
 		return c.optError(opt, repErrUnknown, fmt.Sprintf("no export named %q", m.Name))
 	}
 	selected := false
@@ -273,12 +320,12 @@ func (c *conn) metaContext(opt uint32, data []byte) error {
 }
 
 // transmissionFlags are the features this connection may use.
-func (c *conn) transmissionFlags() uint16 {
+func (c *conn) transmissionFlags(exp *Export) uint16 {
 	f := tflagHasFlags | tflagSendFlush | tflagSendFUA | tflagSendZeroes | tflagCanMultiConn
-	if c.s.exp.ReadOnly {
+	if exp.ReadOnly {
 		f |= tflagReadOnly
 	}
-	if c.s.vol.discardUnmaps {
+	if exp.DiscardUnmaps {
 		f |= tflagSendTrim
 	}
 	if c.structured {

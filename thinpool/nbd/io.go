@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/thinraft/thinraft/dm"
@@ -22,8 +23,8 @@ const zeroChunk = 1 << 20
 // different bytes of one sector cannot undo each other.
 type volume struct {
 	dev           dm.BlockDevice
-	size          int64
-	block         int64 // pool block size: the discard unit
+	size          atomic.Int64 // as of the last connection's start
+	block         int64        // pool block size: the discard unit
 	discardUnmaps bool
 	alloc         Allocation
 	locks         rangeLock
@@ -31,7 +32,8 @@ type volume struct {
 }
 
 func newVolume(e *Export) *volume {
-	v := &volume{dev: e.Device, size: e.Device.Size(), block: e.BlockSize, discardUnmaps: e.DiscardUnmaps, alloc: e.Alloc}
+	v := &volume{dev: e.Device, block: e.BlockSize, discardUnmaps: e.DiscardUnmaps, alloc: e.Alloc}
+	v.size.Store(e.Device.Size())
 	if v.block <= 0 {
 		v.block = 64 << 10
 	}
@@ -41,6 +43,18 @@ func newVolume(e *Export) *volume {
 	v.locks.init()
 	v.zeros = make([]byte, zeroChunk) // never written after this
 	return v
+}
+
+// currentSize reads the device's size (a volume grows while exported:
+// dm reloads its table) and tells the allocation when it changed.
+func (v *volume) currentSize() int64 {
+	n := v.dev.Size()
+	if old := v.size.Swap(n); old != n {
+		if r, ok := v.alloc.(interface{ Resize(size int64) }); ok {
+			r.Resize(n)
+		}
+	}
+	return n
 }
 
 func alignDown(x int64) int64 { return x &^ (sector - 1) }
@@ -133,7 +147,7 @@ func (v *volume) writeZeroes(off, n int64, noHole bool) error {
 	}
 	bs := (off + v.block - 1) / v.block * v.block
 	be := end / v.block * v.block
-	if end == v.size {
+	if end == v.size.Load() {
 		be = end // a short last block is whole from the device's view
 	}
 	if be <= bs {

@@ -10,40 +10,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/thinraft/thinraft/dm"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("nbd: server closed")
-
-// Export is the one volume a Server serves.
-type Export struct {
-	// Name is the export's name. Clients may also ask for the empty
-	// (default) name, which is this export too.
-	Name        string
-	Description string
-	// Device is the volume. The Server does IO on it; Close closes it.
-	Device dm.BlockDevice
-	// Alloc answers BLOCK_STATUS (nil: everything is reported as data).
-	Alloc Allocation
-	// BlockSize is the pool's data block size in bytes: a discard unmaps
-	// the whole blocks of this size inside it.
-	BlockSize int64
-	// DiscardUnmaps says the device unmaps whole blocks on discard and
-	// reads them back as zeros (a thin volume in a pool whose discards are
-	// not ignored). It enables TRIM and lets WRITE_ZEROES unmap blocks.
-	DiscardUnmaps bool
-	ReadOnly      bool
-}
-
-// Close closes the export's device. Close the Server first.
-func (e *Export) Close() error {
-	if err := e.Device.Close(); err != nil {
-		return fmt.Errorf("nbd export %q: close device: %w", e.Name, err)
-	}
-	return nil
-}
 
 // Options tune a Server. Zero values take the defaults.
 type Options struct {
@@ -80,10 +50,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Server serves one Export to any number of connections.
+// Server serves the exports of a Source to any number of connections.
 type Server struct {
-	exp  *Export
-	vol  *volume
+	src  Source
 	opts Options
 	log  *slog.Logger
 
@@ -95,27 +64,30 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// NewServer makes a server for exp.
+// NewServer makes a server for one export, which it also serves under the
+// default (empty) name.
 func NewServer(exp *Export, opts Options) (*Server, error) {
-	if exp == nil || exp.Device == nil {
-		return nil, errors.New("nbd: export has no device")
-	}
-	if !validString(exp.Name) || len(exp.Name) > maxStringLen || len(exp.Description) > maxStringLen {
-		return nil, fmt.Errorf("nbd: export name %q is not a valid NBD string", exp.Name)
-	}
-	if exp.Device.Size()%sector != 0 {
-		return nil, fmt.Errorf("nbd: device size %d is not a multiple of %d", exp.Device.Size(), sector)
+	if err := exp.check(); err != nil {
+		return nil, err
 	}
 	opts = opts.withDefaults()
+	opts.Logger = opts.Logger.With("export", exp.Name)
+	return NewSourceServer(single{exp}, opts), nil
+}
+
+// NewSourceServer makes a server for the exports of src, which may change
+// while it serves: a client gets the export src has under the name it asks
+// for at that moment.
+func NewSourceServer(src Source, opts Options) *Server {
+	opts = opts.withDefaults()
 	return &Server{
-		exp:       exp,
-		vol:       newVolume(exp),
+		src:       src,
 		opts:      opts,
-		log:       opts.Logger.With("export", exp.Name),
+		log:       opts.Logger,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		done:      make(chan struct{}),
-	}, nil
+	}
 }
 
 // Serve accepts connections on l until Shutdown or Close, and then returns

@@ -19,12 +19,13 @@ import (
 // request to be answered, flushes the device if anything was written since
 // the last flush, and returns.
 func (c *conn) transmit() error {
+	v := c.exp.volume()
 	sess := session{
-		size:       uint64(c.s.vol.size),
-		readOnly:   c.s.exp.ReadOnly,
+		size:       uint64(c.size),
+		readOnly:   c.exp.ReadOnly,
 		structured: c.structured,
 		meta:       c.meta,
-		canTrim:    c.s.vol.discardUnmaps,
+		canTrim:    v.discardUnmaps,
 		maxPayload: c.s.opts.MaxPayload,
 	}
 	b := newBudget(c.s.opts.MaxInFlight, c.s.opts.MaxBufferBytes)
@@ -32,7 +33,7 @@ func (c *conn) transmit() error {
 	err := c.readRequests(sess, b, &wg)
 	wg.Wait()
 	if c.dirty.Load() {
-		if ferr := c.s.vol.flush(); ferr != nil {
+		if ferr := v.flush(); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("flush at disconnect: %w", ferr))
 		}
 	}
@@ -92,7 +93,7 @@ func (c *conn) handle(sess session, r request, payload []byte) {
 		c.replyError(r, e, fmt.Sprintf("request refused (type %d, flags %#x, offset %d, length %d)", r.Type, r.Flags, r.Offset, r.Length))
 		return
 	}
-	v := c.s.vol
+	v := c.exp.volume()
 	off, n := int64(r.Offset), int64(r.Length)
 	var err error
 	switch r.Type {
@@ -137,7 +138,7 @@ func (c *conn) handle(sess session, r request, payload []byte) {
 // connection dirty.
 func (c *conn) flush() error {
 	c.dirty.Store(false)
-	if err := c.s.vol.flush(); err != nil {
+	if err := c.exp.volume().flush(); err != nil {
 		c.dirty.Store(true)
 		return err
 	}
