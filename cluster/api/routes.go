@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/vgs/{vg}/volumes/{name}", write, s.deleteVolume)
 	s.handle("POST /v1/vgs/{vg}/volumes/{name}/snapshots", write, s.createSnapshot)
 	s.handle("POST /v1/vgs/{vg}/volumes/{name}/revert", write, s.revertVolume)
+	s.handle("GET /v1/vgs/{vg}/volumes/{name}/export", read, s.getExport)
 
 	// Anything else under the API gets a JSON 404 rather than the mux's
 	// plain text, after authentication like every route.
