@@ -51,6 +51,10 @@ func (s *Server) handle(pattern string, k kind, h handlerFunc) {
 			s.writeError(w, err)
 			return
 		}
+		if r, err = withRequestKey(r); err != nil {
+			s.writeError(w, err)
+			return
+		}
 		needLeader := k == write || (k == read && !stale)
 		s.route(w, r, body, needLeader, h)
 	})
@@ -131,15 +135,19 @@ func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http
 		s.writeError(w, err)
 		return true
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		req.Header.Set("Content-Type", ct)
+	for _, h := range []string{"Content-Type", HeaderIdempotencyKey} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
 	}
+	// A keyed write may be sent again: the leader recognises the repeat.
+	retryable := r.Method == http.MethodGet || r.Header.Get(HeaderIdempotencyKey) != ""
 	// The leader authenticates this node by its certificate; the caller's
 	// token stays here (the nodes may not share a token list).
 	req.Header.Set(hdrForwarded, s.cfg.NodeID)
 	resp, err := s.fwd.Do(req)
 	if err != nil {
-		if r.Method == http.MethodGet || isDialError(err) {
+		if retryable || isDialError(err) {
 			return false
 		}
 		s.writeError(w, errorf(CodeOutcomeUnknown, "the leader "+id+" failed while handling the request; read the object to find out whether it took effect"))
@@ -148,7 +156,7 @@ func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		if r.Method == http.MethodGet {
+		if retryable {
 			return false
 		}
 		s.writeError(w, errorf(CodeOutcomeUnknown, "the leader "+id+" failed while answering; read the object to find out whether it took effect"))

@@ -46,3 +46,62 @@ func TestCreateReplay(t *testing.T) {
 		t.Fatalf("same volume name, new uuid: %d %+v", status, e)
 	}
 }
+
+// TestIdempotencyKey: a write repeated with its Idempotency-Key gets the
+// first answer and is not applied again — even a create repeated after the
+// volume it made was deleted (no uuid from the client: the leader picked
+// it), through a follower as well as the leader.
+func TestIdempotencyKey(t *testing.T) {
+	c := apitest.Start(t, 3)
+	leader := c.Leader()
+	cl := caller{t: t, hc: rawClient(c, nil), base: "https://" + leader.APIAddr, token: c.Token}
+	fol := caller{t: t, hc: rawClient(c, nil), base: "https://" + c.Follower().APIAddr, token: c.Token}
+	cl.ok("POST", "/v1/vgs", `{"name":"vg0"}`, http.StatusCreated)
+	var pr api.PoolResponse
+	json.Unmarshal(cl.ok("POST", "/v1/vgs/vg0/pools", `{"name":"pool0","node":"n1","chunk_sectors":128,"data_bytes":1073741824,"meta_bytes":67108864}`, http.StatusCreated), &pr)
+
+	create := `{"name":"vol1","pool":"pool0","size_bytes":1048576}`
+	status, _, data := cl.do("POST", "/v1/vgs/vg0/volumes", create, api.HeaderIdempotencyKey, "create-1")
+	var first api.VolumeResponse
+	if json.Unmarshal(data, &first); status != http.StatusAccepted || first.Volume == nil {
+		t.Fatalf("create: %d %s", status, data)
+	}
+	c.CompleteIntents(pr.Pool.UUID)
+	cl.ok("DELETE", "/v1/vgs/vg0/volumes/vol1", "", http.StatusAccepted)
+	c.CompleteIntents(pr.Pool.UUID)
+
+	for _, via := range []caller{cl, fol} {
+		status, e, data := via.do("POST", "/v1/vgs/vg0/volumes", create, api.HeaderIdempotencyKey, "create-1")
+		var again api.VolumeResponse
+		json.Unmarshal(data, &again)
+		if status >= 300 || again.Operation == nil || again.Operation.ID != first.Operation.ID {
+			t.Fatalf("repeat via %s: %d %+v %s", via.base, status, e, data)
+		}
+		c.Converge()
+		if status, _, _ := via.do("GET", "/v1/vgs/vg0/volumes/vol1", ""); status != http.StatusNotFound {
+			t.Fatalf("the repeat brought back the deleted volume (GET: %d)", status)
+		}
+	}
+	// The same key on another kind of write is refused, and so is a
+	// malformed key; a new key creates the name afresh.
+	if status, e, _ := cl.do("DELETE", "/v1/vgs/vg0/volumes/vol1", "", api.HeaderIdempotencyKey, "create-1"); status != 400 || e.Code != "invalid" {
+		t.Fatalf("key reused for a delete: %d %+v", status, e)
+	}
+	if status, e, _ := cl.do("POST", "/v1/vgs/vg0/volumes", create, api.HeaderIdempotencyKey, "two words"); status != 400 || e.Code != "invalid" {
+		t.Fatalf("bad key: %d %+v", status, e)
+	}
+	cl.ok("POST", "/v1/vgs/vg0/volumes", create, http.StatusAccepted)
+	c.CompleteIntents(pr.Pool.UUID)
+
+	// A PATCH proposes one command per attribute; its repeat replays each.
+	patch := `{"size_bytes":2097152,"tags":["a"],"read_only":true}`
+	for i := 0; i < 2; i++ {
+		if status, e, data := cl.do("PATCH", "/v1/vgs/vg0/volumes/vol1", patch, api.HeaderIdempotencyKey, "patch-1"); status != http.StatusOK {
+			t.Fatalf("patch attempt %d: %d %+v %s", i, status, e, data)
+		}
+	}
+	// Without the key the same extend is refused: the size is not larger.
+	if status, e, _ := cl.do("PATCH", "/v1/vgs/vg0/volumes/vol1", patch); status != 400 || e.Code != "invalid" {
+		t.Fatalf("unkeyed repeat: %d %+v", status, e)
+	}
+}

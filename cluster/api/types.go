@@ -48,13 +48,18 @@ type VolumeCreateRequest struct {
 
 // VolumePatchRequest is the body of PATCH /v1/vgs/{vg}/volumes/{name}.
 // Absent fields are left alone; present ones are applied in the order
-// size, tags, read_only, name (one command each, not atomically: a refusal
-// stops there and reports what was refused).
+// size, tags, read_only, activation_skip, active, name (one command each,
+// not atomically: a refusal stops there and reports what was refused).
 type VolumePatchRequest struct {
 	SizeBytes *uint64   `json:"size_bytes,omitempty"`
 	Tags      *[]string `json:"tags,omitempty"`
 	ReadOnly  *bool     `json:"read_only,omitempty"`
 	NewName   *string   `json:"new_name,omitempty"`
+	// ActivationSkip sets the activation-skip flag (lvchange -k y|n).
+	ActivationSkip *bool `json:"activation_skip,omitempty"`
+	// Active sets the desired activation (lvchange -a y|n); deactivating a
+	// volume an NBD client has open is refused.
+	Active *bool `json:"active,omitempty"`
 }
 
 // SnapshotCreateRequest is the body of POST .../volumes/{name}/snapshots.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 
@@ -14,7 +15,7 @@ import (
 // apply commits one command and returns the FSM's result, or its refusal
 // as an error.
 func (s *Server) apply(ctx context.Context, typ metadata.CommandType, payload any) (*metadata.Result, error) {
-	data, err := metadata.Encode(typ, s.cfg.Now(), payload)
+	data, err := metadata.EncodeRequest(typ, s.cfg.Now(), requestKey(ctx), payload)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (s *Server) createPool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.apply(r.Context(), metadata.CmdPoolAdd, metadata.PoolAdd{
+	res, err := s.apply(r.Context(), metadata.CmdPoolAdd, metadata.PoolAdd{
 		UUID: id, VG: r.PathValue("vg"), Name: q.Name, Node: q.Node, ChunkSectors: q.ChunkSectors,
 		DataBytes: q.DataBytes, MetaBytes: q.MetaBytes, Zero: q.Zero, Discards: q.Discards,
 		ErrorIfNoSpace: q.ErrorIfNoSpace, TxnID: q.TxnID,
@@ -110,6 +111,9 @@ func (s *Server) createPool(w http.ResponseWriter, r *http.Request) error {
 		return ok && p.Name == q.Name && p.VG == r.PathValue("vg")
 	}) {
 		return err
+	}
+	if res != nil && res.UUID != "" {
+		id = res.UUID
 	}
 	var p metadata.Pool
 	s.cfg.FSM.Read(func(v metadata.View) { p, _ = v.Pool(id) })
@@ -136,7 +140,8 @@ func (s *Server) createVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.replayVolume(w, r, err, q.UUID, r.PathValue("vg"), q.Name)
 	}
-	return s.answerOp(w, r, res, id, http.StatusCreated)
+	// A replayed result names the uuid the first attempt created.
+	return s.answerOp(w, r, res, cmp.Or(res.UUID, id), http.StatusCreated)
 }
 
 func pathVolume(r *http.Request) metadata.VolumeRef {
@@ -173,7 +178,7 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.replayVolume(w, r, err, q.UUID, r.PathValue("vg"), q.Name)
 	}
-	return s.answerOp(w, r, res, id, http.StatusCreated)
+	return s.answerOp(w, r, res, cmp.Or(res.UUID, id), http.StatusCreated)
 }
 
 func (s *Server) revertVolume(w http.ResponseWriter, r *http.Request) error {
@@ -254,11 +259,17 @@ func (s *Server) patchVolume(w http.ResponseWriter, r *http.Request) error {
 	if q.ReadOnly != nil {
 		steps = append(steps, step{metadata.CmdVolumeSetReadOnly, metadata.VolumeSetReadOnly{Volume: ref, ReadOnly: *q.ReadOnly}})
 	}
+	if q.ActivationSkip != nil {
+		steps = append(steps, step{metadata.CmdVolumeSetSkip, metadata.VolumeSetActivationSkip{Volume: ref, Skip: *q.ActivationSkip}})
+	}
+	if q.Active != nil {
+		steps = append(steps, step{metadata.CmdVolumeSetActive, metadata.VolumeSetActive{Volume: ref, Active: *q.Active}})
+	}
 	if q.NewName != nil {
 		steps = append(steps, step{metadata.CmdVolumeRename, metadata.VolumeRename{Volume: ref, NewName: *q.NewName}})
 	}
-	for _, st := range steps {
-		if _, err := s.apply(r.Context(), st.typ, st.payload); err != nil {
+	for i, st := range steps {
+		if _, err := s.apply(subRequest(r.Context(), i), st.typ, st.payload); err != nil {
 			return err
 		}
 	}
@@ -279,10 +290,13 @@ func uuidOr(given string) (string, error) {
 }
 
 // replayed reports whether a refused create is the repeat of one already
-// applied: the client chose the uuid (random, so nobody else holds it), the
-// FSM says it exists, and the object under that uuid is the one asked for.
+// applied, for clients that send no idempotency key: the client chose the
+// uuid (random, so nobody else holds it) and the object under that uuid is
+// the one asked for. Whatever the refusal says — exists, or for a snapshot
+// an origin since deleted — the object's existence decides. (A repeat after
+// the object was deleted again is beyond this: only a key catches it.)
 func (s *Server) replayed(err error, clientUUID string, same func(v metadata.View) bool) bool {
-	if clientUUID == "" || metadata.CodeOf(err) != metadata.CodeExists {
+	if clientUUID == "" || metadata.CodeOf(err) == "" {
 		return false
 	}
 	ok := false

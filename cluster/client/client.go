@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -138,14 +139,16 @@ func (c *Client) settle(ep string) {
 
 // do sends one API call, retrying as doc.go describes, and decodes a
 // successful answer into out (if not nil). It returns the HTTP status.
+//
+// Every call may be sent again after its fate became unknown: reads by
+// nature, writes because each carries an idempotency key, fresh per call
+// and the same on every attempt, by which the cluster recognises a repeat
+// of a write that already succeeded and answers it with the first result.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) (int, error) {
-	return c.call(ctx, method, path, q, in, out, method == http.MethodGet)
-}
-
-// call is do with idem saying whether the request may be sent again after
-// its fate became unknown (reads; creates carrying a client-chosen uuid,
-// which the server recognises when repeated).
-func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any, idem bool) (int, error) {
+	var key string
+	if method != http.MethodGet {
+		key = rand.Text()
+	}
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -163,7 +166,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	var lastAPI *Error
 	for attempt := 0; ; attempt++ {
 		ep := c.endpoint(attempt)
-		status, err := c.once(rctx, ep, method, path, q, body, out)
+		status, err := c.once(rctx, ep, method, path, q, key, body, out)
 		if err == nil {
 			c.settle(ep)
 			return status, nil
@@ -171,7 +174,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		last = err
 		var ae *Error
 		switch {
-		case errors.As(err, &ae) && (retryable(ae) || idem && ae.Code == api.CodeOutcomeUnknown):
+		case errors.As(err, &ae) && (retryable(ae) || ae.Code == api.CodeOutcomeUnknown):
 			// Every node forwards; the answering one is as good as any. A
 			// node that could not reach the leader names it: try it next.
 			lastAPI = ae
@@ -179,7 +182,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 				c.prefer(ae.Leader.APIAddr)
 				attempt = -1
 			}
-		case isDialError(err), idem && !errors.As(err, &ae) && ctx.Err() == nil:
+		case isDialError(err), !errors.As(err, &ae) && ctx.Err() == nil:
 			// Not reached (or a read lost): try the next endpoint at once
 			// unless we have been round them all.
 			if (attempt+1)%len(c.endpoints) != 0 {
@@ -210,7 +213,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 }
 
 // once is one HTTP attempt against one endpoint.
-func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values, body []byte, out any) (int, error) {
+func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values, key string, body []byte, out any) (int, error) {
 	timeout := c.cfg.RequestTimeout
 	if w := q.Get("wait"); w != "" {
 		if d, err := time.ParseDuration(w); err == nil {
@@ -230,6 +233,9 @@ func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set(api.HeaderIdempotencyKey, key)
 	}
 	if c.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)

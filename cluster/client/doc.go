@@ -6,12 +6,13 @@
 // client needs no leader tracking of its own. It sticks to the endpoint
 // that last answered, moves on when one cannot be dialled, and retries
 // with backoff while the cluster answers 503 not_leader (an election), up
-// to Config.RetryTimeout or the context's deadline. Creates carry a uuid
-// the client chooses, which the server recognises when a create is
-// repeated, so they are retried after a lost answer too. Other writes whose
-// fate is unknown (a connection lost after the request went out, or the
-// server's outcome_unknown) are never retried: that surfaces as
-// ErrOutcomeUnknown and the caller reads to find out.
+// to Config.RetryTimeout or the context's deadline. Every write carries an
+// idempotency key (the Idempotency-Key header), fresh for each call and the
+// same on each of its attempts; the cluster remembers the keys of writes
+// that succeeded and answers a repeat with the first result. So a write
+// whose fate is unknown (a connection lost after the request went out, the
+// server's outcome_unknown) is sent again, and a call ends in
+// ErrOutcomeUnknown only when the retry time runs out.
 //
 // Errors from the API are *Error values carrying the HTTP status and the
 // API's code; errors.Is(err, client.ErrNotFound) and the other sentinels

@@ -67,7 +67,7 @@ func (c *Client) CreateVG(ctx context.Context, req api.VGCreateRequest) (*metada
 	if err := withUUID(&req.UUID); err != nil {
 		return nil, err
 	}
-	_, err := c.call(ctx, http.MethodPost, p("vgs"), nil, req, &out, true)
+	_, err := c.do(ctx, http.MethodPost, p("vgs"), nil, req, &out)
 	return &out.VG, err
 }
 
@@ -97,7 +97,7 @@ func (c *Client) CreatePool(ctx context.Context, vg string, req api.PoolCreateRe
 	if err := withUUID(&req.UUID); err != nil {
 		return nil, err
 	}
-	_, err := c.call(ctx, http.MethodPost, p("vgs", vg, "pools"), nil, req, &out, true)
+	_, err := c.do(ctx, http.MethodPost, p("vgs", vg, "pools"), nil, req, &out)
 	return &out.Pool, err
 }
 
@@ -146,7 +146,7 @@ func (c *Client) CreateVolume(ctx context.Context, vg string, req api.VolumeCrea
 	if err := withUUID(&req.UUID); err != nil {
 		return nil, err
 	}
-	_, err := c.call(ctx, http.MethodPost, p("vgs", vg, "volumes"), query(opts), req, &out, true)
+	_, err := c.do(ctx, http.MethodPost, p("vgs", vg, "volumes"), query(opts), req, &out)
 	return &out, err
 }
 
@@ -170,7 +170,7 @@ func (c *Client) CreateSnapshot(ctx context.Context, vg, name string, req api.Sn
 	if err := withUUID(&req.UUID); err != nil {
 		return nil, err
 	}
-	_, err := c.call(ctx, http.MethodPost, p("vgs", vg, "volumes", name, "snapshots"), query(opts), req, &out, true)
+	_, err := c.do(ctx, http.MethodPost, p("vgs", vg, "volumes", name, "snapshots"), query(opts), req, &out)
 	return &out, err
 }
 

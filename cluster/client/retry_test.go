@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,8 +55,13 @@ func TestRetryPolicy(t *testing.T) {
 		errorAnswer(w, 503, api.ErrorDetail{Code: "unavailable", Message: "node down"})
 	}))
 	defer unavailable.Close()
+	var keysMu sync.Mutex
+	var keys []string
 	unknown := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		unknownHits.Add(1)
+		keysMu.Lock()
+		keys = append(keys, r.Header.Get(api.HeaderIdempotencyKey))
+		keysMu.Unlock()
 		errorAnswer(w, 503, api.ErrorDetail{Code: api.CodeOutcomeUnknown, Message: "leader lost"})
 	}))
 	defer unknown.Close()
@@ -76,20 +82,39 @@ func TestRetryPolicy(t *testing.T) {
 		t.Fatalf("unavailable: %v after %d requests", err, unavailHits.Load())
 	}
 
-	// outcome_unknown: a delete is not repeated; a read is, until the
-	// retry time runs out, and the last API error is reported.
+	// outcome_unknown: a write is repeated with the same idempotency key
+	// on every attempt, until the retry time runs out, and the last API
+	// error is reported; the next call has a new key; reads carry none.
 	c = testClient(t, ca, 700*time.Millisecond, strings.TrimPrefix(unknown.URL, "https://"))
-	if _, err := c.DeleteVolume(ctx, "vg0", "v"); !errors.Is(err, ErrOutcomeUnknown) || unknownHits.Load() != 1 {
+	takeKeys := func() []string {
+		keysMu.Lock()
+		defer keysMu.Unlock()
+		k := keys
+		keys = nil
+		return k
+	}
+	if _, err := c.DeleteVolume(ctx, "vg0", "v"); !errors.Is(err, ErrOutcomeUnknown) || unknownHits.Load() < 2 {
 		t.Fatalf("delete: %v after %d requests", err, unknownHits.Load())
+	}
+	del := takeKeys()
+	for _, k := range del {
+		if k == "" || k != del[0] {
+			t.Fatalf("delete attempts carried keys %q, want one key on all", del)
+		}
 	}
 	unknownHits.Store(0)
 	if _, err := c.VGs(ctx); !errors.Is(err, ErrOutcomeUnknown) || unknownHits.Load() < 2 {
 		t.Fatalf("read: %v after %d requests", err, unknownHits.Load())
 	}
-	// A create carries a client uuid and is repeated too.
+	if k := takeKeys(); k[0] != "" {
+		t.Fatalf("a read carried key %q", k[0])
+	}
 	unknownHits.Store(0)
 	if _, err := c.CreateVG(ctx, api.VGCreateRequest{Name: "x"}); !errors.Is(err, ErrOutcomeUnknown) || unknownHits.Load() < 2 {
 		t.Fatalf("create: %v after %d requests", err, unknownHits.Load())
+	}
+	if k := takeKeys(); k[0] == "" || k[0] == del[0] || k[len(k)-1] != k[0] {
+		t.Fatalf("create keys %q (delete's %q): want a new key, the same on every attempt", k, del[0])
 	}
 
 	// A dead endpoint is skipped at once.
