@@ -49,11 +49,11 @@ type snapEnd struct {
 }
 
 type snapRecord struct {
-	Header *snapHeader `json:"header,omitempty"`
-	Node   *Node       `json:"node,omitempty"`
-	VG     *VG         `json:"vg,omitempty"`
-	Pool   *Pool       `json:"pool,omitempty"`
-	Volume *Volume     `json:"volume,omitempty"`
+	Header  *snapHeader   `json:"header,omitempty"`
+	Node    *Node         `json:"node,omitempty"`
+	VG      *VG           `json:"vg,omitempty"`
+	Pool    *Pool         `json:"pool,omitempty"`
+	Volume  *Volume       `json:"volume,omitempty"`
 	Intent  *Intent       `json:"intent,omitempty"`
 	Request *requestEntry `json:"request,omitempty"`
 	End     *snapEnd      `json:"end,omitempty"`
