@@ -77,17 +77,30 @@ func freeBase(t *testing.T, n int) int {
 	return 0
 }
 
-func newProcCluster(t *testing.T, n int) *procCluster {
+// procOptions vary a procCluster; the zero value is the userspace engine.
+type procOptions struct {
+	// engine is the nodes' dm engine ("" = cluster init's default, emu).
+	engine string
+}
+
+// newProcCluster starts n `thinraft agent` processes. The binary is this
+// test binary re-executing itself as the thinraft command (selfexec_test.go),
+// so the same harness runs where there is no Go toolchain (the vmtest guest).
+func newProcCluster(t *testing.T, n int, opts ...procOptions) *procCluster {
 	t.Helper()
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "thinraft")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	var o procOptions
+	if len(opts) > 0 {
+		o = opts[0]
 	}
+	tmp := t.TempDir()
+	bin := selfBinary(t)
 	dir := filepath.Join(tmp, "cluster")
 	base := freeBase(t, n)
-	out, err := exec.Command(bin, "cluster", "init", "--nodes", strconv.Itoa(n), "--dir", dir, "--base-port", strconv.Itoa(base)).CombinedOutput()
+	initArgs := []string{"cluster", "init", "--nodes", strconv.Itoa(n), "--dir", dir, "--base-port", strconv.Itoa(base)}
+	if o.engine != "" {
+		initArgs = append(initArgs, "--engine", o.engine)
+	}
+	out, err := thinraftCommand(bin, initArgs...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("cluster init: %v\n%s", err, out)
 	}
@@ -143,7 +156,7 @@ func (c *procCluster) start(id string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cmd := exec.Command(c.bin, "agent", "--config", filepath.Join(c.dir, id+".json"))
+	cmd := thinraftCommand(c.bin, "agent", "--config", filepath.Join(c.dir, id+".json"))
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
