@@ -15,6 +15,7 @@ var requestKinds = []func() interface{ check() error }{
 	func() interface{ check() error } { return &VolumePatchRequest{} },
 	func() interface{ check() error } { return &SnapshotCreateRequest{} },
 	func() interface{ check() error } { return &RevertRequest{} },
+	func() interface{ check() error } { return &PoolGrowRequest{} },
 }
 
 // FuzzDecode feeds arbitrary bytes to every request decoder. A decoder
@@ -25,6 +26,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"name":"vol1","pool":"pool0","size_bytes":1048576}`))
 	f.Add(uint8(3), []byte(`{"size_bytes":2097152,"new_name":"x","tags":[],"read_only":true}`))
 	f.Add(uint8(5), []byte(`{"snapshot":"s"}`))
+	f.Add(uint8(6), []byte(`{"data_bytes":2147483648}`))
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		mk := requestKinds[int(which)%len(requestKinds)]
 		v := mk()

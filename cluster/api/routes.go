@@ -7,6 +7,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/cluster", local, s.getCluster)
 	s.handle("GET /v1/nodes", read, s.listNodes)
 	s.handle("GET /v1/nodes/{id}", read, s.getNode)
+	s.handle("POST /v1/nodes/{id}/leave", write, s.leaveNode)
+	s.handle("DELETE /v1/nodes/{id}", write, s.deleteNode)
 	s.handle("GET /v1/operations/{id}", read, s.getOperation)
 
 	s.handle("GET /v1/vgs", read, s.listVGs)
@@ -17,6 +19,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/vgs/{vg}/pools", read, s.listPools)
 	s.handle("POST /v1/vgs/{vg}/pools", write, s.createPool)
 	s.handle("GET /v1/vgs/{vg}/pools/{pool}", read, s.getPool)
+	s.handle("PATCH /v1/vgs/{vg}/pools/{pool}", write, s.growPool)
+	s.handle("DELETE /v1/vgs/{vg}/pools/{pool}", write, s.deletePool)
+	s.handle("POST /v1/vgs/{vg}/pools/{pool}/unquarantine", write, s.unquarantinePool)
 
 	s.handle("GET /v1/vgs/{vg}/volumes", read, s.listVolumes)
 	s.handle("POST /v1/vgs/{vg}/volumes", write, s.createVolume)

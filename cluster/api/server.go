@@ -25,6 +25,9 @@ type Applier interface {
 	IsLeader() bool
 	// Leader returns the leader's node id and Raft address ("" if none).
 	Leader() (id, addr string)
+	// Remove takes a node out of the Raft configuration (leader only;
+	// idempotent).
+	Remove(ctx context.Context, id string) error
 }
 
 var _ Applier = (*raftnode.Node)(nil)
