@@ -14,6 +14,7 @@ import (
 	"github.com/thinraft/thinraft/cluster/agent"
 	"github.com/thinraft/thinraft/cluster/api"
 	"github.com/thinraft/thinraft/cluster/client"
+	"github.com/thinraft/thinraft/dm/kernel"
 	"github.com/thinraft/thinraft/metadata"
 )
 
@@ -236,10 +237,9 @@ func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 	}
 	const n = 24
 	var (
-		mu     sync.Mutex
-		ops    []string
-		issued int
-		errs   []error
+		mu   sync.Mutex
+		ops  []string
+		errs []error
 	)
 	streamed := make(chan struct{})
 	go func() {
@@ -253,7 +253,6 @@ func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 				r, err = s.cl.CreateVolume(s.ctx, scenVG, api.VolumeCreateRequest{Name: fmt.Sprintf("k%d", i), Pool: pool.Name, SizeBytes: volBytes})
 			}
 			mu.Lock()
-			issued++
 			if err != nil {
 				errs = append(errs, err)
 			} else {
@@ -265,18 +264,37 @@ func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 			}
 		}
 	}()
-	// Kill once a batch has completed and more is coming.
+	// The moment of the kill: on the kernel, when the pool's transaction
+	// id is ahead of the record's (a batch executed, its completion not
+	// yet committed: the restart must roll it forward); on emu, whose
+	// kernel lives inside the node, once a batch has completed while
+	// issued intents are still queued or executing. Either way at the
+	// latest when the stream is through.
+	var ctl *kernel.Control
+	if s.engine == engineKernel {
+		var err error
+		if ctl, err = kernel.Open(); err != nil {
+			s.t.Fatal(err)
+		}
+		defer ctl.Close()
+	}
 	for {
-		p := s.pool(pool.Name)
 		mu.Lock()
-		k := issued
+		k := len(ops)
 		mu.Unlock()
-		if p.TxnID >= before.TxnID+2 || k >= n {
-			s.t.Logf("kill -9 %s (pool %s's node) at record txn %d, %d of %d ops issued", pool.Node, pool.Name, p.TxnID, k, n)
+		var ktxn uint64
+		if ctl != nil {
+			ktxn = poolTxn(s.ctx, s.t, ctl, pool) // before the record: it only grows
+		}
+		p := s.pool(pool.Name)
+		done := int(p.TxnID - before.TxnID)
+		ahead := ctl != nil && ktxn > p.TxnID
+		if ahead || (ctl == nil && done >= 2 && done < k) || k >= n {
+			s.t.Logf("kill -9 %s (pool %s's node): record txn %d, kernel txn %d (0: not read), %d of %d ops issued", pool.Node, pool.Name, p.TxnID, ktxn, k, n)
 			s.c.kill(pool.Node)
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 	if s.engine == engineKernel {
 		// The kernel's devices outlive their manager.

@@ -216,24 +216,45 @@ func kernelPoolStatus(ctx context.Context, t *testing.T, p metadata.Pool) (dm.Po
 	return ps, info
 }
 
+// poolTxn is the kernel pool's transaction id from its status line.
+func poolTxn(ctx context.Context, t *testing.T, ctl *kernel.Control, p metadata.Pool) uint64 {
+	t.Helper()
+	st, err := ctl.Status(ctx, poolDMName(p), dm.StatusOptions{NoFlush: true})
+	if err != nil || len(st) != 1 || st[0].Type != dm.TargetThinPool {
+		t.Fatalf("pool %s status: %v %+v", p.Name, err, st)
+	}
+	ps, err := dm.ParsePoolStatus(st[0].Params)
+	if err != nil {
+		t.Fatalf("pool %s status %q: %v", p.Name, st[0].Params, err)
+	}
+	return ps.TransactionID
+}
+
 // settledMetadata reads pool's metadata once every node is stopped. On the
-// kernel it first tears the pool down as docs/repair.md says (thin devices,
-// then the pool, then the loop bindings), then runs thin_check, which must
-// be clean, and thin_dump on the metadata file. On emu it reads the
-// engine's metadata file.
+// kernel it tears the pool down as docs/repair.md says (thin devices, then
+// the pool), runs thin_check, which must be clean, and thin_dump on the
+// metadata device, and unbinds the loop devices. The tools read the loop
+// device rather than the file: they open with O_DIRECT, which the guest's
+// tmpfs refuses. On emu it reads the engine's metadata file.
 func settledMetadata(ctx context.Context, t *testing.T, c *procCluster, engine string, p metadata.Pool) *dm.MetadataDump {
 	t.Helper()
-	meta, _ := c.poolFiles(p)
 	if engine == engineEmu {
+		meta, _ := c.poolFiles(p)
 		d, err := emu.DumpMetadata(meta, false)
 		if err != nil {
 			t.Fatalf("pool %s: dump %s: %v", p.Name, meta, err)
 		}
 		return d
 	}
-	if err := teardownKernelPool(ctx, c, p); err != nil {
+	if err := deactivateKernelPool(ctx, p); err != nil {
 		t.Fatalf("pool %s: %v", p.Name, err)
 	}
+	ls := agent.NewLoopStorage(c.dataDir(p.Node), 0)
+	metaDevs, _, err := ls.Bindings(p.UUID)
+	if err != nil || len(metaDevs) != 1 {
+		t.Fatalf("pool %s: metadata loop devices %v (%v), want one", p.Name, metaDevs, err)
+	}
+	meta := metaDevs[0]
 	if out, err := exec.CommandContext(ctx, thinTool(t, "thin_check"), meta).CombinedOutput(); err != nil {
 		t.Fatalf("pool %s: thin_check %s: %v\n%s", p.Name, meta, err, out)
 	}
@@ -245,13 +266,24 @@ func settledMetadata(ctx context.Context, t *testing.T, c *procCluster, engine s
 	if err != nil {
 		t.Fatalf("pool %s: thin_dump output: %v", p.Name, err)
 	}
+	if err := ls.Release(p.UUID); err != nil {
+		t.Fatalf("pool %s: %v", p.Name, err)
+	}
 	return d
 }
 
-// teardownKernelPool removes pool's thin devices and pool device and
-// unbinds its loop devices. Removing what is already gone is not an error,
-// so it also serves as the cleanup of a failed run.
+// teardownKernelPool removes pool's dm devices and unbinds its loop
+// devices. Removing what is already gone is not an error, so it also
+// serves as the cleanup of a failed run.
 func teardownKernelPool(ctx context.Context, c *procCluster, p metadata.Pool) error {
+	if err := deactivateKernelPool(ctx, p); err != nil {
+		return err
+	}
+	return agent.NewLoopStorage(c.dataDir(p.Node), 0).Release(p.UUID)
+}
+
+// deactivateKernelPool removes pool's thin devices, then the pool device.
+func deactivateKernelPool(ctx context.Context, p metadata.Pool) error {
 	ctl, err := kernel.Open()
 	if err != nil {
 		return err
@@ -271,7 +303,7 @@ func teardownKernelPool(ctx context.Context, c *procCluster, p metadata.Pool) er
 	if err := ctl.Remove(ctx, poolDMName(p), dm.RemoveOptions{Retries: 10}); err != nil && !errors.Is(err, dm.ErrDeviceNotFound) {
 		return fmt.Errorf("deactivate the pool: %w", err)
 	}
-	return agent.NewLoopStorage(c.dataDir(p.Node), 0).Release(p.UUID)
+	return nil
 }
 
 func thinTool(t *testing.T, name string) string {
