@@ -224,9 +224,15 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 func openEngine(cfg *Config, lg *slog.Logger) (dm.Control, agent.Storage, func() error, error) {
 	switch cfg.Engine {
 	case EngineKernel:
+		// Both checks fail at start with the fix, rather than as an open
+		// error the agent retries with backoff for ever.
 		ctl, err := kernel.Open()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, fmt.Errorf("engine %q: %w (it needs root and the dm-thin-pool module; engine %q runs anywhere)", EngineKernel, err, EngineEmu)
+		}
+		if _, err := os.Stat("/dev/loop-control"); err != nil {
+			_ = ctl.Close()
+			return nil, nil, nil, fmt.Errorf("engine %q backs pools with loop devices: %w (modprobe loop)", EngineKernel, err)
 		}
 		return ctl, agent.NewLoopStorage(cfg.DataDir, 0), ctl.Close, nil
 	default:
