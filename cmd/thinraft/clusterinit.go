@@ -117,6 +117,9 @@ func runClusterInit(_ context.Context, args []string) error {
 			return fmt.Errorf("cluster init: %w", err)
 		}
 	}
+	if err := writeClientConfig(abs, peers); err != nil {
+		return err
+	}
 	fmt.Printf("cluster of %d nodes in %s: start each with `thinraft agent --config %s/nI.json`; API endpoints", *n, abs, abs)
 	for _, p := range peers {
 		fmt.Printf(" %s", p.APIAddr)

@@ -7,74 +7,62 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/thinraft/thinraft/cli"
+	ucli "github.com/urfave/cli/v3"
 )
 
 const version = "0.1.0-dev"
 
-// errUsage marks a usage error (exit 2).
+// errUsage marks a usage error of this package's own commands (agent,
+// cluster init): exit 2, as before the LVM-like commands arrived.
 var errUsage = errors.New("usage")
-
-// command is one subcommand: its words and its runner.
-type command struct {
-	words []string
-	usage string
-	run   func(ctx context.Context, args []string) error
-}
-
-// commandTable lists the subcommands (a function, not a package variable:
-// no package-level mutable state).
-func commandTable() []command {
-	return []command{
-		{[]string{"version"}, "thinraft version", runVersion},
-		{[]string{"agent"}, "thinraft agent --config FILE", runAgent},
-		{[]string{"cluster", "init"}, "thinraft cluster init --nodes N --dir DIR [--base-port P] [--host H]", runClusterInit},
-	}
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err := dispatch(ctx, os.Args[1:])
+	code := run(ctx, cli.OSEnv(), os.Args)
 	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "thinraft: "+oneLine(err.Error()))
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(code)
 }
 
-func dispatch(ctx context.Context, args []string) error {
-	if len(args) == 1 && args[0] == "--version" {
-		return runVersion(ctx, nil)
+// run runs one command line and returns the exit code.
+func run(ctx context.Context, env *cli.Env, argv []string) int {
+	if len(argv) == 2 && argv[1] == "--version" {
+		fmt.Fprintln(env.Stdout, "thinraft", version)
+		return 0
 	}
-	for _, c := range commandTable() {
-		if len(args) >= len(c.words) && equal(args[:len(c.words)], c.words) {
-			return c.run(ctx, args[len(c.words):])
-		}
+	env.Commands = []*ucli.Command{
+		{Name: "version", Usage: "print the version", Action: func(context.Context, *ucli.Command) error {
+			fmt.Fprintln(env.Stdout, "thinraft", version)
+			return nil
+		}},
+		raw("agent", "run a node: thinraft agent --config FILE", runAgent),
 	}
-	var us []string
-	for _, c := range commandTable() {
-		us = append(us, c.usage)
+	env.ClusterCommands = []*ucli.Command{
+		raw("init", "write a loopback cluster: thinraft cluster init --nodes N --dir DIR [--base-port P] [--host H] [--engine emu|kernel]", runClusterInit),
 	}
-	return fmt.Errorf("%w: unknown command %q; commands: %s (the LVM-like commands arrive with the CLI issue)",
-		errUsage, strings.Join(args, " "), strings.Join(us, "; "))
+	return cli.Run(ctx, env, argv)
 }
 
-func equal(a, b []string) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+// raw wraps one of this package's commands, which parse their own flags
+// (Go's flag package): urfave passes the words through untouched, and the
+// error keeps today's form ("thinraft: ...", exit 2 on usage, else 1).
+func raw(name, usage string, f func(context.Context, []string) error) *ucli.Command {
+	return &ucli.Command{
+		Name: name, Usage: usage, SkipFlagParsing: true, HideHelp: true,
+		Action: func(ctx context.Context, cmd *ucli.Command) error {
+			err := f(ctx, cmd.Args().Slice())
+			if err == nil {
+				return nil
+			}
+			code := 1
+			if errors.Is(err, errUsage) {
+				code = 2
+			}
+			return &cli.ExitError{Code: code, Err: fmt.Errorf("thinraft: %w", err), Plain: true}
+		},
 	}
-	return len(a) == len(b)
-}
-
-func runVersion(context.Context, []string) error {
-	fmt.Println("thinraft", version)
-	return nil
 }
 
 // newFlags returns a flag set that reports errors instead of exiting.
@@ -98,5 +86,3 @@ func parse(fs *flag.FlagSet, usage string, args []string) error {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
