@@ -103,7 +103,9 @@ type Agent struct {
 	// active are the volumes OpenVolume activated, by uuid.
 	active map[string]activeThin
 	stats  Stats
-	wg     sync.WaitGroup
+	// x are the NBD exports (activation.go).
+	x  exports
+	wg sync.WaitGroup
 }
 
 // poolRun is one open pool and its retry state. Only the Run goroutine
@@ -134,7 +136,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}, active: map[string]activeThin{}}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}, active: map[string]activeThin{}, x: newExports()}, nil
 }
 
 // Stats returns the agent's counters.
@@ -150,6 +152,7 @@ func (a *Agent) Stats() Stats {
 // they outlive the process, and the next Run adopts them.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.closeAll()
+	defer a.closeExports()
 	reconcile := time.NewTicker(a.cfg.ReconcileInterval)
 	defer reconcile.Stop()
 	report := time.NewTicker(a.cfg.ReportInterval)
@@ -160,8 +163,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	for {
 		// Take the channel before reading, so no change is missed.
 		changed := a.cfg.FSM.Watch()
+		a.retireExports(ctx)
 		wake := a.step(ctx, failed)
 		a.followSizes(ctx)
+		a.reportOpen(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -173,6 +178,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case <-a.x.poke:
 		case <-retry.C:
 		case <-reconcile.C:
 			a.reconcileAll(ctx)

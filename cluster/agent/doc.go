@@ -31,7 +31,13 @@
 // usage (one pool_report_usage per pool per interval) and backing devices
 // grown by autoextend (pool_grow); thinpool's Monitor runs per pool.
 //
-// Imports: metadata, thinpool, dm (and dm/kernel for loop devices),
+// Activation (activation.go): the volumes the record marks Active are the
+// node's NBD exports (Exports, an nbd.Source for the node's NBD listener);
+// a volume's device is activated when a client first asks for it, retired
+// before any intent of a step when the record stops wanting it, and who
+// has an export open is reported promptly as VolumeUsage.Open.
+//
+// Imports: metadata, thinpool, thinpool/nbd, dm (and dm/kernel for loop devices),
 // golang.org/x/sys via it, and the standard library. Never
 // raftnode (the Proposer hides it), cli or driver.
 package agent

@@ -63,6 +63,9 @@ func (a *Agent) report(ctx context.Context, run *poolRun) error {
 	if err != nil {
 		return err
 	}
+	vols := a.volumesOfPool(uuid)
+	open := a.openVolumes(uuid)
+	reported := map[string]bool{}
 	rep := metadata.PoolReportUsage{Pool: uuid, Usage: metadata.Usage{DataUsed: sp.DataUsed, DataTotal: sp.DataTotal,
 		MetaUsed: sp.MetaUsed, MetaTotal: sp.MetaTotal, Mode: string(sp.Mode)}}
 	if sp.Mode == dm.ModeRW || sp.Mode == dm.ModeOutOfDataSpace {
@@ -73,7 +76,7 @@ func (a *Agent) report(ctx context.Context, run *poolRun) error {
 			return err
 		}
 		byThin := map[uint32]string{}
-		for _, v := range a.volumesOfPool(uuid) {
+		for _, v := range vols {
 			if v.ThinID != 0 {
 				byThin[v.ThinID] = v.UUID
 			}
@@ -81,8 +84,17 @@ func (a *Agent) report(ctx context.Context, run *poolRun) error {
 		for _, vu := range u.Volumes {
 			if id, ok := byThin[vu.ThinID]; ok {
 				rep.Volumes = append(rep.Volumes, metadata.VolumeUsage{UUID: id,
-					ExclusiveBytes: vu.Exclusive * u.BlockSize, SharedBytes: vu.Shared * u.BlockSize})
+					ExclusiveBytes: vu.Exclusive * u.BlockSize, SharedBytes: vu.Shared * u.BlockSize, Open: open[id]})
+				reported[id] = true
 			}
+		}
+	}
+	// A volume the figures did not cover still gets its open state, with
+	// the record's figures unchanged.
+	for _, v := range vols {
+		if !reported[v.UUID] && v.Open != open[v.UUID] {
+			rep.Volumes = append(rep.Volumes, metadata.VolumeUsage{UUID: v.UUID,
+				ExclusiveBytes: v.ExclusiveBytes, SharedBytes: v.SharedBytes, Open: open[v.UUID]})
 		}
 	}
 	_, err = a.propose(ctx, metadata.CmdPoolReportUsage, rep)

@@ -20,14 +20,24 @@ func ThinExport(ctx context.Context, p *thinpool.Pool, id uint32, name string) (
 	if err != nil {
 		return nil, fmt.Errorf("nbd export of thin %d: %w", id, err)
 	}
+	exp, err := ThinDeviceExport(ctx, p, id, dev, name)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return exp, nil
+}
+
+// ThinDeviceExport is ThinExport for a device of thin id the caller has
+// opened already (the node agent activates volumes itself). On error dev
+// is left open.
+func ThinDeviceExport(ctx context.Context, p *thinpool.Pool, id uint32, dev dm.BlockDevice, name string) (*Export, error) {
 	// Commit what earlier openers wrote so the metadata holds it.
 	if err := dev.Flush(); err != nil {
-		dev.Close()
 		return nil, fmt.Errorf("nbd export of thin %d: flush: %w", id, err)
 	}
 	ranges, err := p.Mappings(ctx, id)
 	if err != nil {
-		dev.Close()
 		return nil, fmt.Errorf("nbd export of thin %d: mappings: %w", id, err)
 	}
 	cfg := p.Config()
