@@ -1,0 +1,492 @@
+package driver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thinraft/thinraft/cluster/api"
+	"github.com/thinraft/thinraft/cluster/client"
+	"github.com/thinraft/thinraft/driver"
+)
+
+// ids of the Cinder objects the contract test plays with; {V1} in a step's
+// args stands for ids["V1"]. They sort V1 < V2 < ... as names too.
+var ids = map[string]string{
+	"V1": "1a000000-0000-4000-8000-000000000001",
+	"V2": "2a000000-0000-4000-8000-000000000002",
+	"V3": "3a000000-0000-4000-8000-000000000003",
+	"V4": "4a000000-0000-4000-8000-000000000004",
+	"V5": "5a000000-0000-4000-8000-000000000005",
+	"V6": "6a000000-0000-4000-8000-000000000006",
+	"V9": "9a000000-0000-4000-8000-000000000009",
+	"S1": "1b000000-0000-4000-8000-000000000001",
+	"S9": "9b000000-0000-4000-8000-000000000009",
+}
+
+// statsKeys are the keys get_volume_stats must carry (Cinder's).
+var statsKeys = []string{"volume_backend_name", "vendor_name", "driver_version", "storage_protocol=nbd",
+	"pools.0.pool_name=pool0", "pools.0.total_capacity_gb", "pools.0.free_capacity_gb", "pools.0.provisioned_capacity_gb",
+	"pools.0.max_over_subscription_ratio=20", "pools.0.thin_provisioning_support=true", "pools.0.thick_provisioning_support=false",
+	"pools.0.reserved_percentage=5", "pools.0.total_volumes", "pools.0.location_info", "pools.0.QoS_support=false",
+	"pools.0.multiattach=true", "pools.0.backend_state=up", "pools.1.pool_name=pool1"}
+
+// step is one row of the contract: a driver call (or a test action: lv_create,
+// write, read, await_free_drop) with its JSON arguments, the error kind it must
+// fail with ("" = success), and checks on its result and on the cluster.
+type step struct {
+	name, call, args string
+	// http sends the call through driver.Handler instead of the Go method.
+	http bool
+	err  driver.Kind
+	// result: "path=value" or "path" (present) in the JSON result; "#=n"
+	// is the length of a top-level list.
+	result []string
+	// lv names a volume of vg0 the following checks apply to.
+	lv     string
+	gone   bool
+	size   int64 // GiB
+	uuid   string
+	pool   string
+	active string // "y" or "n"
+	tag    string
+}
+
+const (
+	v1 = "volume-{V1}"
+	s1 = `{"snapshot":{"id":"{S1}","volume_id":"{V1}","volume_size":1}}`
+)
+
+var contract = []step{
+	{name: "stats before anything", call: "get_volume_stats", args: `{"refresh":true}`, result: append([]string{"pools.0.total_volumes=0"}, statsKeys...)},
+	{name: "stats cached over HTTP", call: "get_volume_stats", args: `{}`, http: true, result: statsKeys},
+
+	{name: "create", call: "create_volume", args: `{"volume":{"id":"{V1}","size":1,"host":"c1@thinraft#pool0"}}`, lv: v1, size: 1, uuid: "{V1}", pool: "pool0", active: "y"},
+	{name: "create retried", call: "create_volume", args: `{"volume":{"id":"{V1}","size":1,"host":"c1@thinraft#pool0"}}`, lv: v1, size: 1, uuid: "{V1}"},
+	{name: "create retried over HTTP", call: "create_volume", args: `{"volume":{"id":"{V1}","size":1,"host":"c1@thinraft#pool0"}}`, http: true, lv: v1, uuid: "{V1}"},
+	{name: "create: name taken by another id", call: "create_volume", args: `{"volume":{"id":"{V9}","size":1,"name":"volume-{V1}"}}`, err: driver.KindExists},
+	{name: "create: zero size", call: "create_volume", args: `{"volume":{"id":"{V9}","size":0}}`, err: driver.KindInvalid, lv: "volume-{V9}", gone: true},
+	{name: "create: no id", call: "create_volume", args: `{"volume":{"size":1}}`, err: driver.KindInvalid},
+	{name: "create: unknown pool", call: "create_volume", args: `{"volume":{"id":"{V9}","size":1,"host":"c1@thinraft#nopool"}}`, err: driver.KindNotFound, lv: "volume-{V9}", gone: true},
+	{name: "create: unknown field", call: "create_volume", args: `{"volume":{"id":"{V9}","size":1,"sise":2}}`, err: driver.KindInvalid},
+	{name: "create: no volume", call: "create_volume", args: `{}`, err: driver.KindInvalid},
+	{name: "create: bad body over HTTP", call: "create_volume", args: `{"volume":`, http: true, err: driver.KindInvalid},
+	{name: "stats count the volume", call: "get_volume_stats", args: `{"refresh":true}`, result: []string{"pools.0.total_volumes=1", "pools.0.provisioned_capacity_gb=1"}},
+
+	{name: "snapshot", call: "create_snapshot", args: s1, lv: "_snapshot-{S1}", size: 1, uuid: "{S1}", pool: "pool0", active: "n"},
+	{name: "snapshot retried", call: "create_snapshot", args: s1, lv: "_snapshot-{S1}", uuid: "{S1}"},
+	{name: "snapshot of a missing volume", call: "create_snapshot", args: `{"snapshot":{"id":"{S9}","volume_id":"{V9}","volume_size":1}}`, err: driver.KindNotFound, lv: "_snapshot-{S9}", gone: true},
+
+	{name: "volume from snapshot", call: "create_volume_from_snapshot", args: `{"volume":{"id":"{V2}","size":2},"snapshot":{"id":"{S1}","volume_id":"{V1}","volume_size":1}}`, lv: "volume-{V2}", size: 2, uuid: "{V2}", pool: "pool0", active: "y"},
+	{name: "volume from snapshot retried", call: "create_volume_from_snapshot", args: `{"volume":{"id":"{V2}","size":2},"snapshot":{"id":"{S1}","volume_id":"{V1}","volume_size":1}}`, lv: "volume-{V2}", size: 2},
+	{name: "volume from a missing snapshot", call: "create_volume_from_snapshot", args: `{"volume":{"id":"{V9}","size":1},"snapshot":{"id":"{S9}","volume_id":"{V1}","volume_size":1}}`, err: driver.KindNotFound, lv: "volume-{V9}", gone: true},
+
+	{name: "clone", call: "create_cloned_volume", args: `{"volume":{"id":"{V3}","size":1},"src_vref":{"id":"{V1}","size":1}}`, lv: "volume-{V3}", size: 1, uuid: "{V3}", pool: "pool0", active: "y"},
+	{name: "clone retried", call: "create_cloned_volume", args: `{"volume":{"id":"{V3}","size":1},"src_vref":{"id":"{V1}","size":1}}`, lv: "volume-{V3}", size: 1},
+	{name: "clone of a missing volume", call: "create_cloned_volume", args: `{"volume":{"id":"{V9}","size":1},"src_vref":{"id":"{V9}","size":1}}`, err: driver.KindNotFound, lv: "volume-{V9}", gone: true},
+
+	{name: "extend", call: "extend_volume", args: `{"volume":{"id":"{V1}","size":1},"new_size":3}`, lv: v1, size: 3},
+	{name: "extend retried", call: "extend_volume", args: `{"volume":{"id":"{V1}","size":1},"new_size":3}`, lv: v1, size: 3},
+	{name: "extend: shrink refused", call: "extend_volume", args: `{"volume":{"id":"{V1}","size":3},"new_size":2}`, err: driver.KindInvalid, lv: v1, size: 3},
+	{name: "extend: zero", call: "extend_volume", args: `{"volume":{"id":"{V1}","size":3},"new_size":0}`, err: driver.KindInvalid},
+	{name: "extend: missing volume", call: "extend_volume", args: `{"volume":{"id":"{V9}","size":1},"new_size":2}`, err: driver.KindNotFound},
+	{name: "extend: no new_size", call: "extend_volume", args: `{"volume":{"id":"{V1}","size":3}}`, err: driver.KindInvalid},
+	{name: "stats after clones", call: "get_volume_stats", args: `{"refresh":true}`, result: []string{"pools.0.total_volumes=4", "pools.0.provisioned_capacity_gb=7", "pools.1.total_volumes=0"}},
+
+	{name: "connect", call: "initialize_connection", args: `{"volume":{"id":"{V1}","size":3},"connector":{"host":"compute1","ip":"127.0.0.1","initiator":"iqn.x"}}`,
+		result: []string{"driver_volume_type=nbd", "data.host=127.0.0.1", "data.port", "data.export_name=vg0/volume-{V1}", "data.uri", "data.node=n1", "data.access_mode=rw", "data.volume_id={V1}"}, lv: v1, active: "y"},
+	{name: "connect retried over HTTP", call: "initialize_connection", args: `{"volume":{"id":"{V1}","size":3},"connector":{"host":"compute1"}}`, http: true, result: []string{"driver_volume_type=nbd", "data.export_name=vg0/volume-{V1}"}},
+	{name: "connect: missing volume", call: "initialize_connection", args: `{"volume":{"id":"{V9}","size":1},"connector":{}}`, err: driver.KindNotFound},
+	{name: "write 64 MiB through NBD", call: "write", args: `{"volume":"volume-{V1}","mib":64,"pattern":"0xab"}`},
+	{name: "read it back", call: "read", args: `{"volume":"volume-{V1}","mib":64,"pattern":"0xab"}`},
+	{name: "disconnect", call: "terminate_connection", args: `{"volume":{"id":"{V1}","size":3},"connector":{"host":"compute1"}}`},
+	{name: "free capacity drops after the write", call: "await_free_drop", args: `{"pool":"pool0"}`},
+	{name: "create placed in the pool with the most free space", call: "create_volume", args: `{"volume":{"id":"{V5}","size":1}}`, lv: "volume-{V5}", pool: "pool1", uuid: "{V5}"},
+
+	{name: "revert", call: "revert_to_snapshot", args: `{"volume":{"id":"{V1}","size":3},"snapshot":{"id":"{S1}","volume_id":"{V1}","volume_size":1}}`, lv: v1, size: 3},
+	{name: "reverted content is the snapshot's", call: "read", args: `{"volume":"volume-{V1}","mib":64,"pattern":"0x00"}`},
+	{name: "revert retried", call: "revert_to_snapshot", args: `{"volume":{"id":"{V1}","size":3},"snapshot":{"id":"{S1}","volume_id":"{V1}","volume_size":1}}`, lv: v1, size: 3},
+	{name: "revert to a missing snapshot", call: "revert_to_snapshot", args: `{"volume":{"id":"{V1}","size":3},"snapshot":{"id":"{S9}","volume_id":"{V1}","volume_size":1}}`, err: driver.KindNotFound},
+
+	{name: "remove export", call: "remove_export", args: `{"volume":{"id":"{V1}","size":3}}`, lv: v1, active: "n"},
+	{name: "remove export retried", call: "remove_export", args: `{"volume":{"id":"{V1}","size":3}}`, lv: v1, active: "n"},
+	{name: "create export", call: "create_export", args: `{"volume":{"id":"{V1}","size":3},"connector":{"host":"compute1"}}`, result: []string{"provider_location=nbd://"}, lv: v1, active: "y"},
+	{name: "remove export over HTTP", call: "remove_export", args: `{"volume":{"id":"{V1}","size":3}}`, http: true, lv: v1, active: "n"},
+	{name: "ensure export", call: "ensure_export", args: `{"volume":{"id":"{V1}","size":3}}`, lv: v1, active: "y"},
+	{name: "remove export of a missing volume", call: "remove_export", args: `{"volume":{"id":"{V9}","size":1}}`},
+	{name: "ensure export of a missing volume", call: "ensure_export", args: `{"volume":{"id":"{V9}","size":1}}`, err: driver.KindNotFound},
+
+	{name: "migrate: not supported", call: "migrate_volume", args: `{"volume":{"id":"{V1}","size":3},"host":{"host":"c2@thinraft#pool1"}}`, err: driver.KindNotSupported, lv: v1, pool: "pool0"},
+	{name: "migrate over HTTP: 501", call: "migrate_volume", args: `{"volume":{"id":"{V1}","size":3},"host":{"host":"c2@thinraft#pool1","capabilities":{}}}`, http: true, err: driver.KindNotSupported},
+
+	{name: "a volume Cinder does not know", call: "lv_create", args: `{"name":"legacy1","pool":"pool1","mib":1536}`},
+	{name: "manageable size", call: "manage_existing_get_size", args: `{"volume":{"id":"{V4}","size":0},"existing_ref":{"source-name":"legacy1"}}`, result: []string{"size=2"}},
+	{name: "manageable size: missing", call: "manage_existing_get_size", args: `{"volume":{"id":"{V4}","size":0},"existing_ref":{"source-name":"nothere"}}`, err: driver.KindInvalidRef},
+	{name: "manageable list, first page", call: "get_manageable_volumes", args: `{"cinder_volumes":[{"id":"{V1}","size":3},{"id":"{V2}","size":2}],"limit":1,"sort_keys":["reference"],"sort_dirs":["asc"]}`,
+		result: []string{"#=1", "0.reference.source-name=legacy1", "0.size=2", "0.safe_to_manage=true", "0.cinder_id=<nil>"}},
+	{name: "manageable list after the marker", call: "get_manageable_volumes", args: `{"cinder_volumes":[{"id":"{V1}","size":3},{"id":"{V2}","size":2}],"marker":{"source-name":"legacy1"},"limit":2}`,
+		result: []string{"#=2", "0.reference.source-name=volume-{V1}", "0.safe_to_manage=false", "0.reason_not_safe=Already managed", "0.cinder_id={V1}", "1.cinder_id={V2}"}},
+	{name: "manageable list by size, descending, offset", call: "get_manageable_volumes", args: `{"sort_keys":["size","reference"],"sort_dirs":["desc","asc"],"offset":2,"limit":1}`, http: true,
+		result: []string{"#=1", "0.reference.source-name=volume-{V2}"}},
+	{name: "manageable list: bad sort key", call: "get_manageable_volumes", args: `{"sort_keys":["name"]}`, err: driver.KindInvalid},
+	{name: "manageable list: unknown marker", call: "get_manageable_volumes", args: `{"marker":{"source-name":"nothere"}}`, err: driver.KindInvalid},
+	{name: "manage", call: "manage_existing", args: `{"volume":{"id":"{V4}","size":2},"existing_ref":{"source-name":"legacy1"}}`, lv: "volume-{V4}", size: 2, pool: "pool1", tag: "cinder-id:{V4}"},
+	{name: "manage retried", call: "manage_existing", args: `{"volume":{"id":"{V4}","size":2},"existing_ref":{"source-name":"legacy1"}}`, lv: "legacy1", gone: true},
+	{name: "manage: missing reference", call: "manage_existing", args: `{"volume":{"id":"{V6}","size":1},"existing_ref":{"source-name":"nothere"}}`, err: driver.KindInvalidRef},
+	{name: "manage: no source-name", call: "manage_existing", args: `{"volume":{"id":"{V6}","size":1},"existing_ref":{"source-id":"x"}}`, err: driver.KindInvalidRef},
+	{name: "manage: already managed", call: "manage_existing", args: `{"volume":{"id":"{V6}","size":1},"existing_ref":{"source-name":"volume-{V1}"}}`, err: driver.KindAlreadyManaged, lv: v1, uuid: "{V1}"},
+
+	{name: "delete snapshot", call: "delete_snapshot", args: s1, lv: "_snapshot-{S1}", gone: true},
+	{name: "delete snapshot retried", call: "delete_snapshot", args: s1, lv: "_snapshot-{S1}", gone: true},
+	{name: "delete", call: "delete_volume", args: `{"volume":{"id":"{V2}","size":2}}`, lv: "volume-{V2}", gone: true},
+	{name: "delete retried", call: "delete_volume", args: `{"volume":{"id":"{V2}","size":2}}`, lv: "volume-{V2}", gone: true},
+	{name: "delete clone", call: "delete_volume", args: `{"volume":{"id":"{V3}","size":1}}`, lv: "volume-{V3}", gone: true},
+	{name: "delete managed", call: "delete_volume", args: `{"volume":{"id":"{V4}","size":2}}`, lv: "volume-{V4}", gone: true},
+	{name: "delete placed", call: "delete_volume", args: `{"volume":{"id":"{V5}","size":1}}`, http: true, lv: "volume-{V5}", gone: true},
+	{name: "delete origin over HTTP", call: "delete_volume", args: `{"volume":{"id":"{V1}","size":3}}`, http: true, lv: v1, gone: true},
+	{name: "delete: no id", call: "delete_volume", args: `{"volume":{"size":1}}`, err: driver.KindInvalid},
+	{name: "unknown call over HTTP", call: "create_volumes", args: `{}`, http: true, err: driver.KindNotFound},
+	{name: "stats after cleanup", call: "get_volume_stats", args: `{"refresh":true}`, result: []string{"pools.0.total_volumes=0", "pools.1.total_volumes=0", "pools.0.provisioned_capacity_gb=0"}},
+}
+
+// TestDriverContract runs the contract table in order against a 3-node
+// cluster (agents on the userspace engine) with two pools, pool0 on n1
+// (256 MiB) and pool1 on n2 (224 MiB).
+func TestDriverContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
+	defer cancel()
+	tc := newTestCluster(t, 3)
+	cl := tc.client()
+	tc.ready(ctx, cl)
+	if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: "vg0"}); err != nil {
+		t.Fatalf("create vg: %v", err)
+	}
+	for _, p := range []api.PoolCreateRequest{
+		{Name: "pool0", Node: "n1", ChunkSectors: 128, DataBytes: 256 << 20, MetaBytes: 8 << 20},
+		{Name: "pool1", Node: "n2", ChunkSectors: 128, DataBytes: 224 << 20, MetaBytes: 8 << 20},
+	} {
+		if _, err := cl.CreatePool(ctx, "vg0", p); err != nil {
+			t.Fatalf("create pool %s: %v", p.Name, err)
+		}
+	}
+	d, err := driver.New(cl, driver.Config{VG: "vg0", BackendName: "thinraft-test", ReservedPercentage: 5,
+		OpTimeout: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(tc.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(driver.Handler(d))
+	defer srv.Close()
+	r := &runner{t: t, d: d, cl: cl, url: srv.URL}
+	var pairs []string
+	for k, v := range ids {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	r.rep = strings.NewReplacer(pairs...)
+	for i, s := range contract {
+		if ctx.Err() != nil {
+			t.Fatalf("out of time before step %d %q", i, s.name)
+		}
+		if !r.run(ctx, s) {
+			t.Fatalf("step %d %q failed; later steps depend on it", i, s.name)
+		}
+	}
+}
+
+type runner struct {
+	t    *testing.T
+	d    *driver.Driver
+	cl   *client.Client
+	url  string
+	rep  *strings.Replacer
+	free map[string]float64 // free_capacity_gb per pool at the last stats
+}
+
+func (r *runner) run(ctx context.Context, s step) bool {
+	t := r.t
+	args := r.rep.Replace(s.args)
+	var res any
+	var kind driver.Kind
+	var err error
+	switch s.call {
+	case "lv_create", "write", "read", "await_free_drop":
+		err = r.action(ctx, s.call, args)
+		if err != nil {
+			t.Errorf("%s: %v", s.name, err)
+			return false
+		}
+	default:
+		if s.http {
+			res, kind, err = r.overHTTP(ctx, s.call, args)
+		} else {
+			res, kind, err = r.direct(ctx, s.call, args)
+		}
+	}
+	if kind != s.err {
+		t.Errorf("%s: %s answered kind %q (%v), want %q", s.name, s.call, kind, err, s.err)
+		return false
+	}
+	if err != nil && strings.Contains(err.Error(), "\n") {
+		t.Errorf("%s: error is not one line: %q", s.name, err)
+	}
+	if s.call == "get_volume_stats" && s.err == "" {
+		r.noteFree(res)
+	}
+	ok := true
+	for _, want := range s.result {
+		if msg := checkPath(res, r.rep.Replace(want)); msg != "" {
+			t.Errorf("%s: result %s", s.name, msg)
+			ok = false
+		}
+	}
+	if s.lv != "" {
+		ok = r.checkLV(ctx, s) && ok
+	}
+	return ok
+}
+
+// direct decodes the args as the HTTP endpoint does and calls the method.
+func (r *runner) direct(ctx context.Context, call, args string) (any, driver.Kind, error) {
+	req, err := driver.Decode(call, []byte(args))
+	var out any
+	if err == nil {
+		out, err = r.d.Dispatch(ctx, call, req)
+	}
+	if err != nil {
+		var de *driver.Error
+		if !errors.As(err, &de) {
+			return nil, "untyped", err
+		}
+		return nil, de.Kind, err
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, "untyped", err
+	}
+	var res any
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, "untyped", err
+	}
+	return res, "", nil
+}
+
+func (r *runner) overHTTP(ctx context.Context, call, args string) (any, driver.Kind, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+driver.PathPrefix+call, strings.NewReader(args))
+	if err != nil {
+		return nil, "untyped", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, "untyped", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		var eb driver.ErrorBody
+		if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" {
+			return nil, "untyped", fmt.Errorf("status %d, body %q", resp.StatusCode, body)
+		}
+		if eb.Error.Code.Status() != resp.StatusCode {
+			return nil, "untyped", fmt.Errorf("kind %s came with status %d, want %d", eb.Error.Code, resp.StatusCode, eb.Error.Code.Status())
+		}
+		if bytes.Count(bytes.TrimSpace(body), []byte("\n")) > 0 {
+			return nil, "untyped", fmt.Errorf("error body is not one line: %q", body)
+		}
+		return nil, eb.Error.Code, errors.New(eb.Error.Message)
+	}
+	var ans struct {
+		Result any `json:"result"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, "untyped", fmt.Errorf("answer %q: %v", body, err)
+	}
+	return ans.Result, "", nil
+}
+
+func (r *runner) noteFree(res any) {
+	r.free = map[string]float64{}
+	m, _ := res.(map[string]any)
+	pools, _ := m["pools"].([]any)
+	for _, p := range pools {
+		pm, _ := p.(map[string]any)
+		name, _ := pm["pool_name"].(string)
+		free, _ := pm["free_capacity_gb"].(float64)
+		r.free[name] = free
+	}
+}
+
+// checkPath checks "a.0.b=value" or "a.0.b" (present) or "#=n" against a
+// decoded JSON value; it returns "" when it holds.
+func checkPath(v any, want string) string {
+	path, val, hasVal := strings.Cut(want, "=")
+	if path == "#" {
+		l, ok := v.([]any)
+		if !ok || strconv.Itoa(len(l)) != val {
+			return fmt.Sprintf("has length %v, want %s", lenOf(v), val)
+		}
+		return ""
+	}
+	cur := v
+	for _, seg := range strings.Split(path, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			next, ok := c[seg]
+			if !ok {
+				return fmt.Sprintf("has no %s", path)
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i >= len(c) {
+				return fmt.Sprintf("has no %s (list of %d)", path, len(c))
+			}
+			cur = c[i]
+		default:
+			return fmt.Sprintf("has no %s", path)
+		}
+	}
+	got := fmt.Sprint(cur)
+	if hasVal && got != val && !(strings.HasSuffix(val, "://") && strings.HasPrefix(got, val)) {
+		return fmt.Sprintf("%s = %q, want %q", path, got, val)
+	}
+	return ""
+}
+
+func lenOf(v any) any {
+	if l, ok := v.([]any); ok {
+		return len(l)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func (r *runner) checkLV(ctx context.Context, s step) bool {
+	t := r.t
+	name := r.rep.Replace(s.lv)
+	v, err := r.cl.Volume(ctx, "vg0", name)
+	if s.gone {
+		if !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("%s: volume %s: %v, want not found", s.name, name, err)
+			return false
+		}
+		return true
+	}
+	if err != nil {
+		t.Errorf("%s: volume %s: %v", s.name, name, err)
+		return false
+	}
+	ok := true
+	fail := func(format string, a ...any) {
+		t.Errorf("%s: volume %s: "+format, append([]any{s.name, name}, a...)...)
+		ok = false
+	}
+	if s.size != 0 && v.SizeBytes != uint64(s.size)<<30 {
+		fail("size %d bytes, want %d GiB", v.SizeBytes, s.size)
+	}
+	if s.uuid != "" && v.UUID != r.rep.Replace(s.uuid) {
+		fail("uuid %s, want %s", v.UUID, r.rep.Replace(s.uuid))
+	}
+	if s.active != "" && v.Active != (s.active == "y") {
+		fail("active %v, want %s", v.Active, s.active)
+	}
+	if s.tag != "" && !slices.Contains(v.Tags, r.rep.Replace(s.tag)) {
+		fail("tags %v, want %s", v.Tags, r.rep.Replace(s.tag))
+	}
+	if s.pool != "" {
+		p, err := r.cl.Pool(ctx, "vg0", s.pool)
+		if err != nil || p.UUID != v.Pool {
+			fail("in pool %s, want %s (%v)", v.Pool, s.pool, err)
+		}
+	}
+	return ok
+}
+
+// action runs a test step that is not a driver call.
+func (r *runner) action(ctx context.Context, call, args string) error {
+	var a struct {
+		Name, Pool, Volume, Pattern string
+		MiB                         uint64 `json:"mib"`
+	}
+	if err := json.Unmarshal([]byte(args), &a); err != nil {
+		return err
+	}
+	switch call {
+	case "lv_create":
+		res, err := r.cl.CreateVolume(ctx, "vg0", api.VolumeCreateRequest{Name: a.Name, Pool: a.Pool, SizeBytes: a.MiB << 20}, client.Wait(30*time.Second))
+		if err != nil {
+			return err
+		}
+		if res.Operation != nil && res.Operation.State != api.OpDone {
+			_, err = r.cl.WaitOperation(ctx, res.Operation.ID)
+		}
+		return err
+	case "write", "read":
+		info, err := r.d.InitializeConnection(ctx, driver.Volume{ID: "test", Name: a.Volume}, driver.Connector{"host": "test"})
+		if err != nil {
+			return err
+		}
+		op := fmt.Sprintf("%s -P %s 0 %dM", call, a.Pattern, a.MiB)
+		return qemuIO(ctx, info.Data.URI, op)
+	case "await_free_drop":
+		before, ok := r.free[a.Pool]
+		if !ok {
+			return fmt.Errorf("no earlier stats of pool %s", a.Pool)
+		}
+		for {
+			s, err := r.d.GetVolumeStats(ctx, true)
+			if err != nil {
+				return err
+			}
+			for _, p := range s.Pools {
+				if p.PoolName == a.Pool && p.FreeCapacityGB < before {
+					r.t.Logf("pool %s: free_capacity_gb %.2f -> %.2f", a.Pool, before, p.FreeCapacityGB)
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("free_capacity_gb of %s stayed %.2f: %w", a.Pool, before, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return fmt.Errorf("unknown action %s", call)
+}
+
+// qemuIO runs one qemu-io command against an NBD URI. The export appears
+// when the pool's agent has activated the volume, which can trail the
+// record by a moment, so a refused connection is retried for a while.
+func qemuIO(ctx context.Context, uri, op string) error {
+	if _, err := exec.LookPath("qemu-io"); err != nil {
+		return fmt.Errorf("qemu-io not found: apt-get install qemu-utils")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		out, err := exec.CommandContext(cctx, "qemu-io", "-f", "raw", "-c", op, uri).CombinedOutput()
+		cancel()
+		s := string(out)
+		switch {
+		case err == nil && !strings.Contains(s, "failed") && !strings.Contains(s, "error"):
+			return nil
+		case strings.Contains(s, "Pattern verification failed"):
+			return fmt.Errorf("qemu-io %q %s: %s", op, uri, s)
+		case time.Now().After(deadline) || ctx.Err() != nil:
+			return fmt.Errorf("qemu-io %q %s: %v: %s", op, uri, err, s)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
