@@ -13,13 +13,15 @@ import (
 // Request is the JSON body of every call over HTTP: the call's arguments
 // under Cinder's argument names. Which keys a call takes is in calls.
 type Request struct {
+	// Connector and ExistingRef are pointers so that an empty object
+	// stays distinct from an absent one when the request is re-encoded.
 	Volume        *Volume           `json:"volume,omitempty"`
 	Snapshot      *Snapshot         `json:"snapshot,omitempty"`
 	SrcVref       *Volume           `json:"src_vref,omitempty"`
 	NewSize       *int64            `json:"new_size,omitempty"`
-	Connector     Connector         `json:"connector,omitempty"`
+	Connector     *Connector        `json:"connector,omitempty"`
 	Force         bool              `json:"force,omitempty"`
-	ExistingRef   ExistingRef       `json:"existing_ref,omitempty"`
+	ExistingRef   *ExistingRef      `json:"existing_ref,omitempty"`
 	Host          *MigrateHost      `json:"host,omitempty"`
 	Refresh       bool              `json:"refresh,omitempty"`
 	CinderVolumes []Volume          `json:"cinder_volumes,omitempty"`

@@ -97,9 +97,9 @@ func (d *Driver) Dispatch(ctx context.Context, call string, q *Request) (any, er
 		}
 		return map[string]any{"moved": moved, "model_update": mu}, nil
 	case "manage_existing":
-		return d.ManageExisting(ctx, vol(), q.ExistingRef)
+		return d.ManageExisting(ctx, vol(), deref(q.ExistingRef))
 	case "manage_existing_get_size":
-		n, err := d.ManageExistingGetSize(ctx, vol(), q.ExistingRef)
+		n, err := d.ManageExistingGetSize(ctx, vol(), deref(q.ExistingRef))
 		if err != nil {
 			return nil, err
 		}
@@ -107,13 +107,13 @@ func (d *Driver) Dispatch(ctx context.Context, call string, q *Request) (any, er
 	case "get_manageable_volumes":
 		return d.GetManageableVolumes(ctx, q.CinderVolumes, q.Marker, q.Limit, q.Offset, q.SortKeys, q.SortDirs)
 	case "initialize_connection":
-		return d.InitializeConnection(ctx, vol(), q.Connector)
+		return d.InitializeConnection(ctx, vol(), deref(q.Connector))
 	case "terminate_connection":
-		return nil, d.TerminateConnection(ctx, vol(), q.Connector, q.Force)
+		return nil, d.TerminateConnection(ctx, vol(), deref(q.Connector), q.Force)
 	case "ensure_export":
 		return d.EnsureExport(ctx, vol())
 	case "create_export":
-		return d.CreateExport(ctx, vol(), q.Connector)
+		return d.CreateExport(ctx, vol(), deref(q.Connector))
 	case "remove_export":
 		return nil, d.RemoveExport(ctx, vol())
 	case "get_volume_stats":
@@ -134,4 +134,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func deref[M ~map[string]any](m *M) M {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
