@@ -94,7 +94,7 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 			CertFile: filepath.Join(nd, "node.crt"), KeyFile: filepath.Join(nd, "node.key"), CAFile: filepath.Join(dir, "ca.crt"),
 			TokenHashes: []string{api.HashToken(c.token)}, Timing: "loopback", LogLevel: "info",
 			ReportInterval: node.Duration(time.Second)}
-		setNBD(cfg, freeAddr(t))
+		cfg.NBDBind = freeAddr(t)
 		peers = append(peers, node.Peer{ID: id, RaftAddr: cfg.RaftBind, APIAddr: cfg.APIBind})
 		c.cfgs = append(c.cfgs, cfg)
 	}
