@@ -20,6 +20,7 @@ import (
 
 	"github.com/thinraft/thinraft/cluster/api"
 	"github.com/thinraft/thinraft/cluster/client"
+	"github.com/thinraft/thinraft/cluster/node"
 	"github.com/thinraft/thinraft/cluster/pki"
 	"github.com/thinraft/thinraft/dm/emu"
 	"github.com/thinraft/thinraft/metadata"
@@ -81,6 +82,10 @@ func freeBase(t *testing.T, n int) int {
 type procOptions struct {
 	// engine is the nodes' dm engine ("" = cluster init's default, emu).
 	engine string
+	// timing overrides the nodes' Raft timing ("" = cluster init's
+	// "loopback"; "lan" for the vmtest guest, where TCG makes TLS
+	// handshakes and heartbeats slow enough for loopback timing to flap).
+	timing string
 }
 
 // newProcCluster starts n `thinraft agent` processes. The binary is this
@@ -118,6 +123,19 @@ func newProcCluster(t *testing.T, n int, opts ...procOptions) *procCluster {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
+	if o.timing != "" {
+		for i := 1; i <= n; i++ {
+			path := filepath.Join(dir, fmt.Sprintf("n%d.json", i))
+			cfg, err := node.LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Timing = o.timing
+			if err := node.WriteConfig(path, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	c := &procCluster{t: t, bin: bin, dir: dir, token: strings.TrimSpace(string(tok)), ca: pool,
 		apis: map[string]string{}, procs: map[string]*proc{}}
 	for i := 1; i <= n; i++ {
