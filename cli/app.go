@@ -32,6 +32,9 @@ type Env struct {
 	ClusterCommands []*ucli.Command
 	// Version is printed by --version.
 	Version string
+	// preset is an API to use instead of reading the configuration
+	// (tests).
+	preset API
 }
 
 // OSEnv is the process's own environment.
@@ -59,7 +62,7 @@ const flagClusterConfig = "cluster-config"
 
 // Root builds the command tree.
 func Root(env *Env) *ucli.Command {
-	a := &app{env: env}
+	a := &app{env: env, api: env.preset}
 	cluster := &ucli.Command{Name: "cluster", Usage: "cluster-wide commands",
 		Commands: append(append([]*ucli.Command{}, env.ClusterCommands...), a.clusterStatusCmd()),
 		Action:   needSub}

@@ -36,18 +36,8 @@ func normalize(args []string, spec shortSpec) []string {
 		case !known:
 			out = append(out, a)
 		case takes && len(a) == 2:
-			// "-L" "value": pass both through; a value starting with '-'
-			// is glued with '=' so it stays a value.
 			out = append(out, a)
-			if i+1 < len(args) {
-				i++
-				v := args[i]
-				if strings.HasPrefix(v, "-") && len(v) > 1 {
-					out[len(out)-1] = a + "=" + v
-				} else {
-					out = append(out, v)
-				}
-			}
+			i = nextValue(args, i, &out)
 		case takes:
 			v := a[2:]
 			if v[0] == '=' {
@@ -63,38 +53,63 @@ func normalize(args []string, spec shortSpec) []string {
 		case len(a) == 2:
 			out = append(out, a)
 		default:
-			out = append(out, splitBools(a, spec)...)
+			words, needNext := splitBools(a, spec)
+			out = append(out, words...)
+			if needNext {
+				i = nextValue(args, i, &out)
+			}
 		}
 	}
 	return out
 }
 
+// nextValue takes args[i+1] as the value of the option just appended to
+// out ("-L" "value"); a value starting with '-' is glued with '=' so it
+// stays a value. It returns the index of the last word used.
+func nextValue(args []string, i int, out *[]string) int {
+	if i+1 >= len(args) {
+		return i
+	}
+	v := args[i+1]
+	if strings.HasPrefix(v, "-") && len(v) > 1 {
+		(*out)[len(*out)-1] += "=" + v
+	} else {
+		*out = append(*out, v)
+	}
+	return i + 1
+}
+
 // splitBools splits "-fy" into "-f", "-y" when every letter is a known
 // boolean option; otherwise the word stays whole (urfave reports it).
 // A value-taking letter inside the cluster takes the rest as its value,
-// as getopt does: "-fL10G" is "-f", "-L", "10G".
-func splitBools(a string, spec shortSpec) []string {
+// as getopt does: "-fL10G" is "-f", "-L", "10G"; needNext says the
+// cluster ends in a value-taking letter whose value is the next word.
+func splitBools(a string, spec shortSpec) (words []string, needNext bool) {
 	var out []string
 	for j := 1; j < len(a); j++ {
 		takes, known := spec[a[j]]
 		if !known {
-			return []string{a}
-		}
-		if takes {
-			out = append(out, "-"+a[j:j+1])
-			if j+1 < len(a) {
-				v := a[j+1:]
-				if v[0] == '-' {
-					out[len(out)-1] += "=" + v
-				} else {
-					out = append(out, v)
-				}
-			}
-			return out
+			return []string{a}, false
 		}
 		out = append(out, "-"+a[j:j+1])
+		if !takes {
+			continue
+		}
+		if j+1 == len(a) {
+			return out, true
+		}
+		v := a[j+1:]
+		switch v[0] {
+		case '-':
+			out[len(out)-1] += "=" + v
+		case '=':
+			out[len(out)-1] += v
+		default:
+			out = append(out, v)
+		}
+		return out, false
 	}
-	return out
+	return out, false
 }
 
 // specOf collects the single-letter options of cmd and its ancestors

@@ -56,7 +56,7 @@ func (a *app) lvreduceCmd() *ucli.Command {
 }
 
 func notShrink() error {
-	return notSupported("shrinking (lvreduce)", "thin volumes and pools only grow; copy the data to a smaller new volume instead")
+	return usagef("thin volumes and pools do not shrink in thinraft (lvreduce); copy the data to a smaller new volume instead")
 }
 
 // newSize resolves -L/-l against the current size: dir is +1 for lvextend

@@ -99,7 +99,12 @@ func lvRows(states []*vgState, want map[string][]string, all bool) ([]lvRow, err
 // sortRows orders rows by name, LVM's default (-O vg_name,lv_name), with a
 // pool's hidden LVs right after it.
 func sortRows(rows []lvRow) {
-	key := func(r lvRow) string { return r.name() }
+	key := func(r lvRow) string {
+		if r.Hidden != "" {
+			return r.Pool.Name + "_" + r.Hidden
+		}
+		return r.name()
+	}
 	for i := 1; i < len(rows); i++ {
 		for j := i; j > 0 && key(rows[j]) < key(rows[j-1]); j-- {
 			rows[j], rows[j-1] = rows[j-1], rows[j]

@@ -32,6 +32,12 @@ type Config struct {
 	// and other nodes dial ("" = the bound address).
 	APIBind      string `json:"api_bind"`
 	APIAdvertise string `json:"api_advertise,omitempty"`
+	// NBDBind is the NBD listen address serving the node's active volumes
+	// ("" = no NBD service); NBDAdvertise what NBD clients dial ("" = the
+	// bound address). The node records it in the model (Node.NBDAddr), where
+	// GET .../export finds it.
+	NBDBind      string `json:"nbd_bind,omitempty"`
+	NBDAdvertise string `json:"nbd_advertise,omitempty"`
 
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
@@ -120,6 +126,9 @@ func (c *Config) Check() error {
 	}
 	if c.RaftBind == "" || c.APIBind == "" {
 		return fmt.Errorf("raft_bind and api_bind are required")
+	}
+	if c.NBDAdvertise != "" && c.NBDBind == "" {
+		return fmt.Errorf("nbd_advertise needs nbd_bind")
 	}
 	if c.CertFile == "" || c.KeyFile == "" || c.CAFile == "" {
 		return fmt.Errorf("cert_file, key_file and ca_file are required")

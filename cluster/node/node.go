@@ -101,6 +101,13 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	if apiAdvertise == "" {
 		apiAdvertise = ln.Addr().String()
 	}
+	nbdSvc, err := listenNBD(cfg, lg)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	// Stopped before the agent on the normal path; this covers the others.
+	defer nbdSvc.stop()
 	srv, err := api.New(api.Config{NodeID: cfg.ID, Applier: rn, FSM: fsm, Identity: ident, TokenHashes: cfg.TokenHashes,
 		PeerAPIAddrs: peers, ForwardTimeout: time.Duration(cfg.ForwardTimeout),
 		ErrorLog: log.New(slogWriter{lg.With("part", "api")}, "", 0)})
@@ -172,7 +179,8 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	// devices for strangers and quarantine the pool. Registering goes
 	// through the leader, so once the local FSM has applied the
 	// registration it has applied every earlier entry.
-	idx, err := register(ctx, prop, metadata.NodeJoin{ID: cfg.ID, Name: cfg.ID, Addr: rn.Addr(), APIAddr: apiAdvertise, Voter: voter}, lg)
+	idx, err := register(ctx, prop, metadata.NodeJoin{ID: cfg.ID, Name: cfg.ID, Addr: rn.Addr(), APIAddr: apiAdvertise,
+		NBDAddr: nbdSvc.advertise(), Voter: voter}, lg)
 	if err == nil {
 		err = waitApplied(ctx, fsm, idx)
 	}
@@ -194,6 +202,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	defer stopAgent()
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- a.Run(actx) }()
+	nbdSvc.start(a.Exports())
 	lg.Info("agent started", "applied_index", fsm.AppliedIndex())
 
 	var runErr error
@@ -206,7 +215,10 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		agentDone <- err
 		runErr = fmt.Errorf("node %s: agent stopped: %v", cfg.ID, err)
 	}
-	// Agent first: it must not start kernel work it cannot report.
+	// NBD first, so clients' last writes are answered and flushed while
+	// the agent still holds the devices; then the agent: it must not start
+	// kernel work it cannot report.
+	nbdSvc.stop()
 	stopAgent()
 	select {
 	case err := <-agentDone:

@@ -19,6 +19,9 @@ import (
 // certValidity is the lifetime of the certificates cluster init issues.
 const certValidity = 365 * 24 * time.Hour
 
+// portsPerNode: Raft, API and NBD.
+const portsPerNode = 3
+
 // runClusterInit writes everything a loopback cluster of N nodes needs:
 //
 //	DIR/ca.crt, ca.key            the cluster CA
@@ -27,7 +30,8 @@ const certValidity = 365 * 24 * time.Hour
 //	DIR/nI/node.crt, node.key     node I's certificate
 //	DIR/nI.json                   node I's configuration (data in DIR/nI/data)
 //
-// Node I listens for Raft on base+2(I-1) and for the API on base+2(I-1)+1.
+// Node I listens for Raft on base+3(I-1), for the API on base+3(I-1)+1 and
+// for NBD (its active volumes, docs/nbd.md) on base+3(I-1)+2.
 func runClusterInit(_ context.Context, args []string) error {
 	const usage = "usage: thinraft cluster init --nodes N --dir DIR [--base-port P] [--host H] [--engine emu|kernel]"
 	fs := newFlags("cluster init")
@@ -45,7 +49,7 @@ func runClusterInit(_ context.Context, args []string) error {
 	if *n < 1 || *n > 9 {
 		return fmt.Errorf("%w: --nodes %d: want 1..9", errUsage, *n)
 	}
-	if *base < 1 || *base+2**n > 65535 {
+	if *base < 1 || *base+portsPerNode**n > 65535 {
 		return fmt.Errorf("%w: --base-port %d out of range", errUsage, *base)
 	}
 	abs, err := filepath.Abs(*dir)
@@ -83,10 +87,13 @@ func runClusterInit(_ context.Context, args []string) error {
 	}
 
 	var peers []node.Peer
+	nbdAddrs := map[string]string{}
 	for i := 1; i <= *n; i++ {
-		p := *base + 2*(i-1)
-		peers = append(peers, node.Peer{ID: "n" + strconv.Itoa(i),
+		p := *base + portsPerNode*(i-1)
+		id := "n" + strconv.Itoa(i)
+		peers = append(peers, node.Peer{ID: id,
 			RaftAddr: net.JoinHostPort(*host, strconv.Itoa(p)), APIAddr: net.JoinHostPort(*host, strconv.Itoa(p+1))})
+		nbdAddrs[id] = net.JoinHostPort(*host, strconv.Itoa(p+2))
 	}
 	for _, p := range peers {
 		nd := filepath.Join(abs, p.ID)
@@ -103,7 +110,7 @@ func runClusterInit(_ context.Context, args []string) error {
 		}
 		cfg := &node.Config{
 			ID: p.ID, DataDir: filepath.Join(nd, "data"),
-			RaftBind: p.RaftAddr, APIBind: p.APIAddr,
+			RaftBind: p.RaftAddr, APIBind: p.APIAddr, NBDBind: nbdAddrs[p.ID],
 			CertFile: filepath.Join(nd, "node.crt"), KeyFile: filepath.Join(nd, "node.key"), CAFile: filepath.Join(abs, "ca.crt"),
 			TokenHashes: []string{api.HashToken(token)},
 			Engine:      *engine,

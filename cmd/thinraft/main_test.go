@@ -78,7 +78,8 @@ func TestClusterInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.ID != id || len(cfg.Bootstrap) != 3 || cfg.Engine != node.EngineEmu || cfg.APIBind != "127.0.0.1:"+[]string{"7401", "7403", "7405"}[i] {
+		if cfg.ID != id || len(cfg.Bootstrap) != 3 || cfg.Engine != node.EngineEmu || cfg.APIBind != "127.0.0.1:"+[]string{"7401", "7404", "7407"}[i] ||
+			cfg.NBDBind != "127.0.0.1:"+[]string{"7402", "7405", "7408"}[i] {
 			t.Errorf("%s: %+v", id, cfg)
 		}
 		fi, err := os.Stat(cfg.KeyFile)
@@ -98,7 +99,7 @@ func TestClusterInit(t *testing.T) {
 	if err := json.Unmarshal(b, &cc); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cc.Endpoints, ",") != "127.0.0.1:7401,127.0.0.1:7403,127.0.0.1:7405" || cc.TokenFile != filepath.Join(dir, "token") {
+	if strings.Join(cc.Endpoints, ",") != "127.0.0.1:7401,127.0.0.1:7404,127.0.0.1:7407" || cc.TokenFile != filepath.Join(dir, "token") {
 		t.Errorf("client.json %+v", cc)
 	}
 	cfg, err := cli.LoadClientConfig(filepath.Join(dir, "client.json"))

@@ -48,7 +48,8 @@ type procCluster struct {
 	procs map[string]*proc
 }
 
-// freeBase finds a base port with the 2n ports above it free. Another
+// freeBase finds a base port with the 3n ports above it free (cluster
+// init's layout: Raft, API, NBD per node). Another
 // process may take one before the agents bind it; the test then fails
 // loudly at start rather than flaking later.
 func freeBase(t *testing.T, n int) int {
@@ -56,10 +57,10 @@ func freeBase(t *testing.T, n int) int {
 	for range 50 {
 		// Below the kernel's default ephemeral port range (32768 and
 		// up), so outgoing connections of parallel tests cannot take them.
-		base := 20000 + 2*rand.IntN(6000)
+		base := 20000 + portsPerNode*rand.IntN(4000)
 		var lns []net.Listener
 		ok := true
-		for i := range 2 * n {
+		for i := range portsPerNode * n {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
 			if err != nil {
 				ok = false
@@ -139,7 +140,7 @@ func newProcCluster(t *testing.T, n int, opts ...procOptions) *procCluster {
 	c := &procCluster{t: t, bin: bin, dir: dir, token: strings.TrimSpace(string(tok)), ca: pool,
 		apis: map[string]string{}, procs: map[string]*proc{}}
 	for i := 1; i <= n; i++ {
-		c.apis[fmt.Sprintf("n%d", i)] = "127.0.0.1:" + strconv.Itoa(base+2*(i-1)+1)
+		c.apis[fmt.Sprintf("n%d", i)] = "127.0.0.1:" + strconv.Itoa(base+portsPerNode*(i-1)+1)
 	}
 	t.Cleanup(func() {
 		// Whatever the test did, no process outlives it.
