@@ -32,7 +32,9 @@ func newFake() *fakeAPI {
 
 func (f *fakeAPI) uuid() string { f.n++; return fmt.Sprintf("u%d", f.n) }
 
-func (f *fakeAPI) log(format string, a ...any) { f.writes = append(f.writes, fmt.Sprintf(format, a...)) }
+func (f *fakeAPI) log(format string, a ...any) {
+	f.writes = append(f.writes, fmt.Sprintf(format, a...))
+}
 
 func notFound(what string) error {
 	return &client.Error{Status: 404, Code: string(metadata.CodeNotFound), Message: what + " not found"}
@@ -215,5 +217,11 @@ func (f *fakeAPI) Unquarantine(_ context.Context, vg, pool string) (*metadata.Po
 	p.State = metadata.PoolActive
 	return p, nil
 }
-func (f *fakeAPI) LeaveNode(_ context.Context, id string) error  { f.log("node_leave %s", id); return nil }
-func (f *fakeAPI) RemoveNode(_ context.Context, id string) error { f.log("node_remove %s", id); return nil }
+func (f *fakeAPI) LeaveNode(_ context.Context, id string) error {
+	f.log("node_leave %s", id)
+	return nil
+}
+func (f *fakeAPI) RemoveNode(_ context.Context, id string) error {
+	f.log("node_remove %s", id)
+	return nil
+}
