@@ -148,6 +148,10 @@ var contract = []step{
 	{name: "manage: no source-name", call: "manage_existing", args: `{"volume":{"id":"{V6}","size":1},"existing_ref":{"source-id":"x"}}`, err: driver.KindInvalidRef},
 	{name: "manage: already managed", call: "manage_existing", args: `{"volume":{"id":"{V6}","size":1},"existing_ref":{"source-name":"volume-{V1}"}}`, err: driver.KindAlreadyManaged, lv: v1, uuid: "{V1}"},
 
+	{name: "an NBD client opens the clone", call: "hold", args: `{"volume":"volume-{V3}"}`},
+	{name: "delete: in use", call: "delete_volume", args: `{"volume":{"id":"{V3}","size":1}}`, err: driver.KindBusy, lv: "volume-{V3}", active: "y"},
+	{name: "the client disconnects", call: "release", args: `{"volume":"volume-{V3}"}`},
+
 	{name: "delete snapshot", call: "delete_snapshot", args: s1, lv: "_snapshot-{S1}", gone: true},
 	{name: "delete snapshot retried", call: "delete_snapshot", args: s1, lv: "_snapshot-{S1}", gone: true},
 	{name: "delete", call: "delete_volume", args: `{"volume":{"id":"{V2}","size":2}}`, lv: "volume-{V2}", gone: true},
@@ -214,6 +218,13 @@ type runner struct {
 	url  string
 	rep  *strings.Replacer
 	free map[string]float64 // free_capacity_gb per pool at the last stats
+	// held are NBD clients kept connected by "hold", by volume.
+	held map[string]*heldClient
+}
+
+type heldClient struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
 }
 
 func (r *runner) run(ctx context.Context, s step) bool {
@@ -223,7 +234,7 @@ func (r *runner) run(ctx context.Context, s step) bool {
 	var kind driver.Kind
 	var err error
 	switch s.call {
-	case "lv_create", "write", "read", "await_free_drop":
+	case "lv_create", "write", "read", "await_free_drop", "hold", "release":
 		err = r.action(ctx, s.call, args)
 		if err != nil {
 			t.Errorf("%s: %v", s.name, err)
@@ -440,6 +451,38 @@ func (r *runner) action(ctx context.Context, call, args string) error {
 		}
 		op := fmt.Sprintf("%s -P %s 0 %dM", call, a.Pattern, a.MiB)
 		return qemuIO(ctx, info.Data.URI, op)
+	case "hold":
+		info, err := r.d.InitializeConnection(ctx, driver.Volume{ID: "test", Name: a.Volume}, driver.Connector{"host": "test"})
+		if err != nil {
+			return err
+		}
+		// qemu-io without -c opens the export and then reads commands
+		// from stdin: the connection stays open until stdin closes.
+		cmd := exec.Command("qemu-io", "-f", "raw", info.Data.URI)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		if r.held == nil {
+			r.held = map[string]*heldClient{}
+		}
+		r.held[a.Volume] = &heldClient{cmd: cmd, stdin: stdin}
+		r.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return r.awaitOpen(ctx, a.Volume, true)
+	case "release":
+		h := r.held[a.Volume]
+		if h == nil {
+			return fmt.Errorf("no client holds %s", a.Volume)
+		}
+		delete(r.held, a.Volume)
+		_ = h.stdin.Close()
+		if err := h.cmd.Wait(); err != nil {
+			return fmt.Errorf("qemu-io on %s: %v", a.Volume, err)
+		}
+		return r.awaitOpen(ctx, a.Volume, false)
 	case "await_free_drop":
 		before, ok := r.free[a.Pool]
 		if !ok {
@@ -464,6 +507,25 @@ func (r *runner) action(ctx context.Context, call, args string) error {
 		}
 	}
 	return fmt.Errorf("unknown action %s", call)
+}
+
+// awaitOpen waits until the record says whether an NBD client has the
+// volume open (the pool's agent reports it).
+func (r *runner) awaitOpen(ctx context.Context, name string, open bool) error {
+	for {
+		v, err := r.cl.Volume(ctx, "vg0", name)
+		if err != nil {
+			return err
+		}
+		if v.Open == open {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("volume %s: open stayed %v: %w", name, v.Open, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // qemuIO runs one qemu-io command against an NBD URI. The export appears

@@ -37,36 +37,44 @@ type callArgs struct {
 	required, optional []string
 }
 
-// args is every call's argument keys, by Cinder's call name.
-var args = map[string]callArgs{
-	"create_volume":               {required: []string{"volume"}},
-	"delete_volume":               {required: []string{"volume"}},
-	"create_snapshot":             {required: []string{"snapshot"}},
-	"delete_snapshot":             {required: []string{"snapshot"}},
-	"create_volume_from_snapshot": {required: []string{"volume", "snapshot"}},
-	"create_cloned_volume":        {required: []string{"volume", "src_vref"}},
-	"extend_volume":               {required: []string{"volume", "new_size"}},
-	"revert_to_snapshot":          {required: []string{"volume", "snapshot"}},
-	"migrate_volume":              {required: []string{"volume", "host"}},
-	"manage_existing":             {required: []string{"volume", "existing_ref"}},
-	"manage_existing_get_size":    {required: []string{"volume", "existing_ref"}},
-	"get_manageable_volumes":      {optional: []string{"cinder_volumes", "marker", "limit", "offset", "sort_keys", "sort_dirs"}},
-	"initialize_connection":       {required: []string{"volume", "connector"}},
-	"terminate_connection":        {required: []string{"volume"}, optional: []string{"connector", "force"}},
-	"ensure_export":               {required: []string{"volume"}},
-	"create_export":               {required: []string{"volume"}, optional: []string{"connector"}},
-	"remove_export":               {required: []string{"volume"}},
-	"get_volume_stats":            {optional: []string{"refresh"}},
+// argsOf returns a call's argument keys by Cinder's call name (a switch,
+// not a package map: nothing here is mutable).
+func argsOf(call string) (callArgs, bool) {
+	switch call {
+	case "create_volume", "delete_volume", "ensure_export", "remove_export":
+		return callArgs{required: []string{"volume"}}, true
+	case "create_snapshot", "delete_snapshot":
+		return callArgs{required: []string{"snapshot"}}, true
+	case "create_volume_from_snapshot", "revert_to_snapshot":
+		return callArgs{required: []string{"volume", "snapshot"}}, true
+	case "create_cloned_volume":
+		return callArgs{required: []string{"volume", "src_vref"}}, true
+	case "extend_volume":
+		return callArgs{required: []string{"volume", "new_size"}}, true
+	case "migrate_volume":
+		return callArgs{required: []string{"volume", "host"}}, true
+	case "manage_existing", "manage_existing_get_size":
+		return callArgs{required: []string{"volume", "existing_ref"}}, true
+	case "get_manageable_volumes":
+		return callArgs{optional: []string{"cinder_volumes", "marker", "limit", "offset", "sort_keys", "sort_dirs"}}, true
+	case "initialize_connection":
+		return callArgs{required: []string{"volume", "connector"}}, true
+	case "terminate_connection":
+		return callArgs{required: []string{"volume"}, optional: []string{"connector", "force"}}, true
+	case "create_export":
+		return callArgs{required: []string{"volume"}, optional: []string{"connector"}}, true
+	case "get_volume_stats":
+		return callArgs{optional: []string{"refresh"}}, true
+	}
+	return callArgs{}, false
 }
 
 // Calls returns the names of the calls the HTTP endpoints serve, sorted.
 func Calls() []string {
-	var out []string
-	for k := range args {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return []string{"create_cloned_volume", "create_export", "create_snapshot", "create_volume",
+		"create_volume_from_snapshot", "delete_snapshot", "delete_volume", "ensure_export", "extend_volume",
+		"get_manageable_volumes", "get_volume_stats", "initialize_connection", "manage_existing",
+		"manage_existing_get_size", "migrate_volume", "remove_export", "revert_to_snapshot", "terminate_connection"}
 }
 
 // maxBody bounds a request body (get_manageable_volumes carries Cinder's
@@ -77,7 +85,7 @@ const maxBody = 8 << 20
 // argument keys (the required ones present and not null), no unknown
 // fields anywhere, no trailing data. Errors are KindInvalid, one line.
 func Decode(call string, data []byte) (*Request, error) {
-	ca, ok := args[call]
+	ca, ok := argsOf(call)
 	if !ok {
 		return nil, errorf(KindInvalid, "unknown call %q; the calls are %s", call, strings.Join(Calls(), ", "))
 	}

@@ -30,7 +30,8 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		for _, k := range args[call].required {
+		ca, _ := argsOf(call)
+		for _, k := range ca.required {
 			if !present(q, k) {
 				t.Fatalf("%s: accepted without %s: %s", call, k, data)
 			}

@@ -39,7 +39,7 @@ func Handler(d *Driver) http.Handler {
 			writeError(w, errorf(KindNotFound, "no route %s; POST %s<call>, calls: %s", r.URL.Path, PathPrefix, strings.Join(Calls(), ", ")))
 			return
 		}
-		if _, known := args[call]; !known {
+		if _, known := argsOf(call); !known {
 			writeError(w, errorf(KindNotFound, "unknown call %q; calls: %s", call, strings.Join(Calls(), ", ")))
 			return
 		}

@@ -1,9 +1,12 @@
 package driver
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/thinraft/thinraft/cluster/client"
 	"github.com/thinraft/thinraft/metadata"
 )
 
@@ -116,5 +119,62 @@ func TestPaginate(t *testing.T) {
 		if err != nil || !slices.Equal(names(got), c.want) {
 			t.Errorf("%s: %v %v, want %v", c.name, names(got), err, c.want)
 		}
+	}
+}
+
+// TestWrap: API errors map to the driver kinds Cinder's exceptions follow.
+func TestWrap(t *testing.T) {
+	cases := []struct {
+		err  error
+		want Kind
+	}{
+		{&client.Error{Code: "not_found"}, KindNotFound},
+		{&client.Error{Code: "exists"}, KindExists},
+		{&client.Error{Code: "conflict", Message: "volume vg0/v is in use"}, KindBusy},
+		{&client.Error{Code: "invalid"}, KindInvalid},
+		{&client.Error{Code: "no_space"}, KindNoSpace},
+		{&client.Error{Code: "quota"}, KindNoSpace},
+		{&client.Error{Code: "unavailable"}, KindUnavailable},
+		{&client.Error{Code: "not_leader"}, KindUnavailable},
+		{&client.Error{Code: "outcome_unknown"}, KindUnavailable},
+		{&client.Error{Code: "abandoned", Message: "operation 7 abandoned: pool p: create_thin refused: free data space 8.8% is under the 10% reserve"}, KindNoSpace},
+		{&client.Error{Code: "abandoned", Message: "operation 7 abandoned: kernel said no"}, KindBackend},
+		{&client.Error{Code: "internal"}, KindBackend},
+		{errorf(KindNotSupported, "x"), KindNotSupported},
+	}
+	for _, c := range cases {
+		err := wrap(c.err, "doing %s", "it")
+		var de *Error
+		if !errors.As(err, &de) || de.Kind != c.want {
+			t.Errorf("%v: wrapped as %v, want kind %s", c.err, err, c.want)
+		}
+		if !errors.Is(err, &Error{Kind: c.want}) {
+			t.Errorf("%v: errors.Is does not match kind %s", c.err, c.want)
+		}
+		if c.want.Status() < 400 {
+			t.Errorf("kind %s: status %d", c.want, c.want.Status())
+		}
+	}
+}
+
+// TestCalls: every listed call has arguments and is dispatched.
+func TestCalls(t *testing.T) {
+	calls := Calls()
+	if !slices.IsSorted(calls) || len(calls) != 18 {
+		t.Fatalf("Calls() = %v: want the 18 calls, sorted", calls)
+	}
+	d := &Driver{}
+	for _, c := range calls {
+		if _, ok := argsOf(c); !ok {
+			t.Errorf("%s has no argument list", c)
+		}
+		// A call Dispatch does not know answers "unknown call" before
+		// touching its (nil) arguments; known ones would panic on them.
+		func() {
+			defer func() { _ = recover() }()
+			if _, err := d.Dispatch(t.Context(), c, &Request{}); err != nil && strings.Contains(err.Error(), "unknown call") {
+				t.Errorf("%s is not dispatched", c)
+			}
+		}()
 	}
 }
