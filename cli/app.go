@@ -78,6 +78,8 @@ func Root(env *Env) *ucli.Command {
 		HideVersion:     env.Version == "",
 		Commands:        cmds,
 		HideHelpCommand: true,
+		// -o name,size is one field list for cli/report, not two values.
+		DisableSliceFlagSeparator: true,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: flagClusterConfig, Usage: "client configuration (default $" + EnvConfig + ", then ~/.config/thinraft/client.json)"},
 		},
@@ -94,9 +96,11 @@ func Root(env *Env) *ucli.Command {
 	return root
 }
 
-// setUsageErrors makes every command's flag errors exit 3.
+// setUsageErrors makes every command's flag errors exit 3, and keeps
+// commas in list values (urfave's per-command setting).
 func setUsageErrors(c *ucli.Command) {
 	for _, s := range c.Commands {
+		s.DisableSliceFlagSeparator = true
 		if s.OnUsageError == nil {
 			s.OnUsageError = func(_ context.Context, cmd *ucli.Command, err error, _ bool) error {
 				return usagef("%s: %v; run `thinraft %s --help` for usage", cmd.Name, err, cmd.FullName()[len("thinraft "):])

@@ -27,7 +27,7 @@ func (a *app) lvdisplayCmd() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			rows, err := lvRows(states, lvNames, false)
+			rows, err := lvRows(states, lvNames)
 			if err != nil {
 				return err
 			}

@@ -2,37 +2,24 @@ package cli
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/thinraft/thinraft/metadata"
 )
 
-// lvRow is one LV of a report: a pool, one of a pool's hidden LVs, or a
-// thin volume.
+// lvRow is one LV of lvdisplay: a pool or a thin volume.
 type lvRow struct {
-	S      *vgState
-	Pool   *metadata.Pool
-	Vol    *metadata.Volume
-	Hidden string // "tdata" or "tmeta" for the pool's hidden LVs
+	S    *vgState
+	Pool *metadata.Pool
+	Vol  *metadata.Volume
 }
 
 func (r lvRow) name() string {
-	switch {
-	case r.Vol != nil:
+	if r.Vol != nil {
 		return r.Vol.Name
-	case r.Hidden != "":
-		return "[" + r.Pool.Name + "_" + r.Hidden + "]"
 	}
 	return r.Pool.Name
-}
-
-func (r lvRow) size() uint64 {
-	switch {
-	case r.Vol != nil:
-		return r.Vol.SizeBytes
-	case r.Hidden == "tmeta":
-		return r.Pool.MetaBytes
-	}
-	return r.Pool.DataBytes
 }
 
 func (r lvRow) poolLV() string {
@@ -49,47 +36,7 @@ func (r lvRow) origin() string {
 	return ""
 }
 
-// attr is a minimal lv_attr until cli/report lands.
-func (r lvRow) attr() string {
-	b := []byte("----------")
-	switch {
-	case r.Vol != nil:
-		b[0] = 'V'
-		b[1] = 'w'
-		if r.Vol.ReadOnly {
-			b[1] = 'r'
-		}
-		b[2] = 'i'
-		if r.Vol.Active && r.Vol.State == metadata.VolumeActive {
-			b[4] = 'a'
-		}
-		if r.Vol.Open {
-			b[5] = 'o'
-		}
-		b[6] = 't'
-		if r.Pool != nil && r.Pool.Zero {
-			b[7] = 'z'
-		}
-		if r.Vol.ActivationSkip {
-			b[9] = 'k'
-		}
-	case r.Hidden == "tdata":
-		copy(b, "Twi-ao----")
-	case r.Hidden == "tmeta":
-		copy(b, "ewi-ao----")
-	default:
-		copy(b, "twi-a-t---")
-		if r.Pool.Zero {
-			b[7] = 'z'
-		}
-	}
-	return string(b)
-}
-
 func (r lvRow) dataPercent() string {
-	if r.Hidden != "" {
-		return ""
-	}
 	if r.Vol != nil {
 		if r.Pool == nil || r.Vol.SizeBytes == 0 {
 			return ""
@@ -104,7 +51,7 @@ func (r lvRow) dataPercent() string {
 }
 
 func (r lvRow) metaPercent() string {
-	if r.Vol != nil || r.Hidden != "" {
+	if r.Vol != nil {
 		return ""
 	}
 	u := r.Pool.Usage
@@ -112,4 +59,45 @@ func (r lvRow) metaPercent() string {
 		return "0.00"
 	}
 	return fmt.Sprintf("%.2f", 100*float64(u.MetaUsed)/float64(u.MetaTotal))
+}
+
+// lvRows lists the LVs of states for lvdisplay: pools and volumes, in
+// name order per VG, restricted to the names asked for; a name that does
+// not exist is an error, as in LVM.
+func lvRows(states []*vgState, want map[string][]string) ([]lvRow, error) {
+	var out []lvRow
+	for _, s := range states {
+		names := want[s.VG.Name]
+		asked := map[string]bool{}
+		for _, n := range names {
+			asked[n] = true
+		}
+		found := map[string]bool{}
+		pick := func(n string) bool {
+			if len(names) == 0 || asked[n] {
+				found[n] = true
+				return true
+			}
+			return false
+		}
+		var rows []lvRow
+		for i := range s.Pools {
+			if p := &s.Pools[i]; pick(p.Name) {
+				rows = append(rows, lvRow{S: s, Pool: p})
+			}
+		}
+		for i := range s.Volumes {
+			if v := &s.Volumes[i]; pick(v.Name) {
+				rows = append(rows, lvRow{S: s, Vol: v, Pool: s.poolByUUID[v.Pool]})
+			}
+		}
+		for _, n := range names {
+			if !found[n] {
+				return nil, failf("Failed to find logical volume \"%s/%s\"", s.VG.Name, n)
+			}
+		}
+		slices.SortStableFunc(rows, func(a, b lvRow) int { return strings.Compare(a.name(), b.name()) })
+		out = append(out, rows...)
+	}
+	return out, nil
 }

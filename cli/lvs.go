@@ -2,24 +2,58 @@ package cli
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
+	"github.com/thinraft/thinraft/cli/report"
+	"github.com/thinraft/thinraft/metadata"
 	ucli "github.com/urfave/cli/v3"
 )
 
-// reportFlags are the options lvs, vgs and pvs share (lvs(8)).
+// reportFlags are the options lvs, vgs and pvs share (lvs(8),
+// lvmreport(7)); cli/report does the formatting.
 func reportFlags() []ucli.Flag {
 	return []ucli.Flag{
-		&ucli.StringSliceFlag{Name: "options", Aliases: []string{"o"}, Usage: "fields to show (+f adds to the default)"},
-		&ucli.StringSliceFlag{Name: "sort", Aliases: []string{"O"}, Usage: "sort keys (-f descending)"},
-		&ucli.StringFlag{Name: "units", Usage: "hHbBsSkKmMgGtTpPeE (default h)"},
+		&ucli.StringSliceFlag{Name: "options", Aliases: []string{"o"}, Usage: "fields to show (+f adds, -f removes, help lists them)"},
+		&ucli.StringSliceFlag{Name: "sort", Aliases: []string{"O"}, Usage: "sort keys (-field descending)"},
+		&ucli.StringFlag{Name: "units", Usage: "r|h|b|s|k|m|g|t|p|e (upper case: SI)"},
 		&ucli.BoolFlag{Name: "noheadings", Usage: "no heading line"},
 		&ucli.BoolFlag{Name: "nosuffix", Usage: "no unit suffix on sizes"},
-		&ucli.StringFlag{Name: "separator", Usage: "column separator (unaligned)"},
+		&ucli.StringFlag{Name: "separator", Usage: "column separator (columns not aligned)"},
 		&ucli.BoolFlag{Name: "aligned", Usage: "align columns with --separator"},
+		&ucli.BoolFlag{Name: "nameprefixes", Usage: "LVM2_FIELD='value' pairs"},
+		&ucli.BoolFlag{Name: "unquoted", Usage: "with --nameprefixes: no quotes"},
+		&ucli.BoolFlag{Name: "binary", Usage: "0/1 for binary fields"},
 		&ucli.StringFlag{Name: "reportformat", Usage: "basic | json | json_std"},
-		&ucli.StringFlag{Name: "select", Aliases: []string{"S"}, Usage: "field=value selection"},
 	}
+}
+
+// reportOptions maps the report flags to cli/report's options; a repeated
+// -o/-O is passed on as given (LVM appends -o and the last -O wins).
+func reportOptions(cmd *ucli.Command) report.Options {
+	return report.Options{
+		Fields: cmd.StringSlice("options"), Sort: cmd.StringSlice("sort"),
+		Units: cmd.String("units"), NoSuffix: cmd.Bool("nosuffix"), NoHeadings: cmd.Bool("noheadings"),
+		Separator: cmd.String("separator"), Aligned: cmd.Bool("aligned"),
+		NamePrefixes: cmd.Bool("nameprefixes"), Unquoted: cmd.Bool("unquoted"), Binary: cmd.Bool("binary"),
+		Format: cmd.String("reportformat"),
+	}
+}
+
+// reportErr turns the engine's errors into exit codes: a bad field or
+// option is an invalid command line; -o help prints the fields and is not
+// an error.
+func (a *app) reportErr(kind report.Kind, err error) error {
+	var fe *report.FieldError
+	var oe *report.OptionError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, report.ErrHelp):
+		return report.FieldHelp(a.env.Stdout, kind)
+	case errors.As(err, &fe), errors.As(err, &oe):
+		return usagef("%v", err)
+	}
+	return failf("report: %v", err)
 }
 
 func (a *app) lvsCmd() *ucli.Command {
@@ -43,102 +77,61 @@ func (a *app) lvs(ctx context.Context, cmd *ucli.Command) error {
 	if err != nil {
 		return err
 	}
-	rows, err := lvRows(states, lvNames, cmd.Bool("all"))
+	nodes, err := cl.Nodes(ctx)
 	if err != nil {
-		return err
+		return apiErr("list nodes", err)
 	}
-	return a.report(cmd, "lv", rows)
+	var rows []report.LVRow
+	for _, s := range states {
+		all := report.BuildLVRows(s.Pools, s.Volumes, nodes, cmd.Bool("all"))
+		picked, err := pickLVs(s.VG.Name, all, lvNames[s.VG.Name])
+		if err != nil {
+			return err
+		}
+		rows = append(rows, picked...)
+	}
+	return a.reportErr(report.KindLV, report.LVs(a.env.Stdout, rows, reportOptions(cmd)))
 }
 
-// lvRows lists the LVs of states: pools (and with all their hidden
-// _tdata/_tmeta) and volumes, in name order per VG, restricted to the
-// names asked for; a name that does not exist is an error, as in LVM.
-func lvRows(states []*vgState, want map[string][]string, all bool) ([]lvRow, error) {
-	var out []lvRow
-	for _, s := range states {
-		names := want[s.VG.Name]
-		asked := map[string]bool{}
-		for _, n := range names {
-			asked[n] = true
+// pickLVs keeps the rows named (all when names is empty; a pool's hidden
+// LVs go with it); a name that exists nowhere is LVM's error.
+func pickLVs(vg string, rows []report.LVRow, names []string) ([]report.LVRow, error) {
+	if len(names) == 0 {
+		return rows, nil
+	}
+	found := map[string]bool{}
+	var out []report.LVRow
+	for _, r := range rows {
+		n := r.Pool.Name
+		if r.Volume != nil {
+			n = r.Volume.Name
 		}
-		found := map[string]bool{}
-		pick := func(n string) bool {
-			if len(names) == 0 || asked[n] {
+		for _, want := range names {
+			if want == n {
+				out = append(out, r)
 				found[n] = true
-				return true
-			}
-			return false
-		}
-		var rows []lvRow
-		for i := range s.Pools {
-			p := &s.Pools[i]
-			if pick(p.Name) {
-				rows = append(rows, lvRow{S: s, Pool: p})
-				if all {
-					rows = append(rows, lvRow{S: s, Pool: p, Hidden: "tdata"}, lvRow{S: s, Pool: p, Hidden: "tmeta"})
-				}
 			}
 		}
-		for i := range s.Volumes {
-			v := &s.Volumes[i]
-			if pick(v.Name) {
-				rows = append(rows, lvRow{S: s, Vol: v, Pool: s.poolByUUID[v.Pool]})
-			}
+	}
+	for _, n := range names {
+		if !found[n] {
+			return nil, failf("Failed to find logical volume \"%s/%s\"", vg, n)
 		}
-		for _, n := range names {
-			if !found[n] {
-				return nil, failf("Failed to find logical volume \"%s/%s\"", s.VG.Name, n)
-			}
-		}
-		sortRows(rows)
-		out = append(out, rows...)
 	}
 	return out, nil
 }
 
-// sortRows orders rows by name, LVM's default (-O vg_name,lv_name), with a
-// pool's hidden LVs right after it.
-func sortRows(rows []lvRow) {
-	key := func(r lvRow) string {
-		if r.Hidden != "" {
-			return r.Pool.Name + "_" + r.Hidden
-		}
-		return r.name()
-	}
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && key(rows[j]) < key(rows[j-1]); j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
-}
-
-func (a *app) report(cmd *ucli.Command, kind string, rows []lvRow) error {
-	_ = kind
-	a.printf("  %-12s %-8s %-10s %10s %-8s %-8s %6s %6s\n", "LV", "VG", "Attr", "LSize", "Pool", "Origin", "Data%", "Meta%")
-	for _, r := range rows {
-		a.printf("  %-12s %-8s %-10s %10s %-8s %-8s %6s %6s\n", r.name(), r.S.VG.Name, r.attr(), fmt.Sprintf("%.2fm", float64(r.size())/mib), r.poolLV(), r.origin(), r.dataPercent(), r.metaPercent())
-	}
-	return nil
-}
-
-func (a *app) reportVGs(cmd *ucli.Command, states []*vgState) error {
-	a.printf("  %-8s %4s %4s %4s %6s %10s %10s\n", "VG", "#PV", "#LV", "#SN", "Attr", "VSize", "VFree")
+func (a *app) reportVGs(cmd *ucli.Command, nodes []metadata.Node, states []*vgState) error {
+	var vgs []metadata.VG
+	var pools []metadata.Pool
+	var vols []metadata.Volume
 	for _, s := range states {
-		snaps := 0
-		for _, v := range s.Volumes {
-			if v.IsSnapshot {
-				snaps++
-			}
-		}
-		var size uint64
-		nodes := map[string]bool{}
-		for _, p := range s.Pools {
-			size += p.DataBytes + p.MetaBytes
-			nodes[p.Node] = true
-		}
-		a.printf("  %-8s %4d %4d %4d %6s %10s %10s\n", s.VG.Name, len(nodes), len(s.Pools)+len(s.Volumes)-snaps, snaps, "wz--n-", fmt.Sprintf("%.2fm", float64(size)/mib), "0")
+		vgs = append(vgs, s.VG)
+		pools = append(pools, s.Pools...)
+		vols = append(vols, s.Volumes...)
 	}
-	return nil
+	rows := report.BuildVGRows(vgs, pools, vols, nodes)
+	return a.reportErr(report.KindVG, report.VGs(a.env.Stdout, rows, reportOptions(cmd)))
 }
 
 func (a *app) pvs(ctx context.Context, cmd *ucli.Command) error {
@@ -150,9 +143,14 @@ func (a *app) pvs(ctx context.Context, cmd *ucli.Command) error {
 	if err != nil {
 		return apiErr("list nodes", err)
 	}
-	a.printf("  %-6s %-6s %-10s\n", "PV", "State", "API")
-	for _, n := range nodes {
-		a.printf("  %-6s %-6s %-10s\n", n.ID, n.State, n.APIAddr)
+	states, err := gather(ctx, cl, nil)
+	if err != nil {
+		return err
 	}
-	return nil
+	var pools []metadata.Pool
+	for _, s := range states {
+		pools = append(pools, s.Pools...)
+	}
+	rows := report.BuildPVRows(nodes, pools)
+	return a.reportErr(report.KindPV, report.PVs(a.env.Stdout, rows, reportOptions(cmd)))
 }

@@ -117,7 +117,11 @@ func (a *app) vgsCmd() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			return a.reportVGs(cmd, states)
+			nodes, err := cl.Nodes(ctx)
+			if err != nil {
+				return apiErr("list nodes", err)
+			}
+			return a.reportVGs(cmd, nodes, states)
 		},
 	}
 }
