@@ -29,6 +29,11 @@ type API interface {
 	Revert(ctx context.Context, vg, name, snapshot string, opts ...client.Option) (*api.VolumeResponse, error)
 	WaitOperation(ctx context.Context, id string) (*api.Operation, error)
 	SetActive(ctx context.Context, vg, name string, active bool) (*metadata.Volume, error)
+	GrowPool(ctx context.Context, vg, pool string, req api.PoolGrowRequest) (*metadata.Pool, error)
+	DeletePool(ctx context.Context, vg, pool string) error
+	Unquarantine(ctx context.Context, vg, pool string) (*metadata.Pool, error)
+	LeaveNode(ctx context.Context, id string) (*metadata.Node, error)
+	RemoveNode(ctx context.Context, id string, force bool) (*metadata.Node, error)
 }
 
 // The client satisfies API.

@@ -128,7 +128,13 @@ func TestCommandMapping(t *testing.T) {
 		{line: "lvconvert vg/thin1", code: 3},
 		// Node membership.
 		{line: "node leave n2", writes: []string{"node_leave n2"}},
-		{line: "node remove n3 -y", writes: []string{"node_remove n3"}},
+		{line: "node remove n3 -y", writes: []string{"node_remove n3 force=false"}},
+		{line: "node remove -f -y n2", writes: []string{"node_remove n2 force=true"}},
+		// Pools grow: data by -L, metadata by --poolmetadatasize.
+		{line: "lvextend -L+10G vg/pool0", writes: []string{"pool_grow vg/pool0 data=11811160064 meta=0"}, out: "Size of logical volume vg/pool0_tdata changed from 1.00 GiB (256 extents) to 11.00 GiB (2816 extents)."},
+		{line: "lvextend --poolmetadatasize +12M vg/pool0", writes: []string{"pool_grow vg/pool0 data=0 meta=14680064"}, out: "Logical volume vg/pool0 successfully resized."},
+		{line: "lvextend -L 2G --poolmetadatasize 1G vg/pool0", writes: []string{"pool_grow vg/pool0 data=2147483648 meta=1073741824"}},
+		{line: "lvextend -L 512M vg/pool0", code: 3, out: "do not shrink"},
 		{line: "node remove n3", stdin: "n\n"},
 	} {
 		t.Run(c.line, func(t *testing.T) {

@@ -89,7 +89,8 @@ func (f *fakeAPI) pool(vg, name string) *metadata.Pool {
 }
 func (f *fakeAPI) Pool(_ context.Context, vg, name string, _ ...client.Option) (*metadata.Pool, error) {
 	if p := f.pool(vg, name); p != nil {
-		return p, nil
+		c := *p
+		return &c, nil
 	}
 	return nil, notFound("pool " + vg + "/" + name)
 }
@@ -217,11 +218,22 @@ func (f *fakeAPI) Unquarantine(_ context.Context, vg, pool string) (*metadata.Po
 	p.State = metadata.PoolActive
 	return p, nil
 }
-func (f *fakeAPI) LeaveNode(_ context.Context, id string) error {
+func (f *fakeAPI) LeaveNode(_ context.Context, id string) (*metadata.Node, error) {
 	f.log("node_leave %s", id)
-	return nil
+	return &metadata.Node{ID: id}, nil
 }
-func (f *fakeAPI) RemoveNode(_ context.Context, id string) error {
-	f.log("node_remove %s", id)
-	return nil
+func (f *fakeAPI) RemoveNode(_ context.Context, id string, force bool) (*metadata.Node, error) {
+	f.log("node_remove %s force=%v", id, force)
+	return &metadata.Node{ID: id}, nil
+}
+func (f *fakeAPI) GrowPool(_ context.Context, vg, pool string, req api.PoolGrowRequest) (*metadata.Pool, error) {
+	f.log("pool_grow %s/%s data=%d meta=%d", vg, pool, req.DataBytes, req.MetaBytes)
+	p := f.pool(vg, pool)
+	if req.DataBytes != 0 {
+		p.DataBytes = req.DataBytes
+	}
+	if req.MetaBytes != 0 {
+		p.MetaBytes = req.MetaBytes
+	}
+	return p, nil
 }

@@ -116,11 +116,7 @@ func (a *app) repair(ctx context.Context, cl API, r lvRef) error {
 		a.printf("  Thin pool %s is not quarantined; its agent reconciles it on its own.\n", r)
 		return nil
 	}
-	ad, err := admin(cl)
-	if err != nil {
-		return err
-	}
-	if _, err := ad.Unquarantine(ctx, r.VG, r.LV); err != nil {
+	if _, err := cl.Unquarantine(ctx, r.VG, r.LV); err != nil {
 		return apiErr("repair "+r.String(), err)
 	}
 	deadline := time.Now().Add(repairSettle)

@@ -219,3 +219,12 @@ func lvmSize(b uint64) string {
 	}
 	return fmt.Sprintf("%s (%d %s)", human(b), ext, unit)
 }
+
+// growPool records a pool's new total sizes (0 = unchanged); the pool's
+// agent grows the backing devices and the kernel pool.
+func (a *app) growPool(ctx context.Context, cl API, r lvRef, data, meta uint64) error {
+	if _, err := cl.GrowPool(ctx, r.VG, r.LV, api.PoolGrowRequest{DataBytes: data, MetaBytes: meta}); err != nil {
+		return apiErr("extend thin pool "+r.String(), err)
+	}
+	return nil
+}

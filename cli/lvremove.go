@@ -156,11 +156,7 @@ func (a *app) removePool(ctx context.Context, cl API, vg, pool string, deps []me
 		a.printf("  Logical volume \"%s\" not removed.\n", pool)
 		return nil
 	}
-	ad, err := admin(cl)
-	if err != nil {
-		return err
-	}
-	if err := ad.DeletePool(ctx, vg, pool); err != nil {
+	if err := cl.DeletePool(ctx, vg, pool); err != nil {
 		return apiErr(fmt.Sprintf("remove thin pool %s/%s", vg, pool), err)
 	}
 	a.printf("  Logical volume \"%s\" successfully removed.\n", pool)

@@ -18,24 +18,30 @@ func (a *app) nodeCmd() *ucli.Command {
 		Action: needSub,
 		Commands: []*ucli.Command{
 			{Name: "list", Usage: "list the nodes", Action: a.nodeList},
-			{Name: "leave", Usage: "a live node leaves the cluster (it must own no pools)", ArgsUsage: "ID",
+			{Name: "leave", Usage: "a live node leaves the cluster (it must own no pools); stop its process afterwards", ArgsUsage: "ID",
 				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					return a.nodeAdmin(ctx, cmd, "leave", func(ad adminAPI, id string) error { return ad.LeaveNode(ctx, id) })
+					return a.nodeAdmin(ctx, cmd, "leave", func(cl API, id string) error { _, err := cl.LeaveNode(ctx, id); return err })
 				}},
 			{Name: "remove", Usage: "remove a dead node from Raft and the model", ArgsUsage: "ID",
-				Flags: []ucli.Flag{&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not prompt"}},
+				Flags: []ucli.Flag{
+					&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not prompt"},
+					&ucli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove it even though it is up"},
+				},
 				Action: func(ctx context.Context, cmd *ucli.Command) error {
 					if cmd.Args().Len() == 1 && !a.confirm(cmd.Bool("yes"), "Do you really want to remove node %s from the cluster?", cmd.Args().First()) {
 						a.printf("  Node %s not removed.\n", cmd.Args().First())
 						return nil
 					}
-					return a.nodeAdmin(ctx, cmd, "remove", func(ad adminAPI, id string) error { return ad.RemoveNode(ctx, id) })
+					return a.nodeAdmin(ctx, cmd, "remove", func(cl API, id string) error {
+						_, err := cl.RemoveNode(ctx, id, cmd.Bool("force"))
+						return err
+					})
 				}},
 		},
 	}
 }
 
-func (a *app) nodeAdmin(_ context.Context, cmd *ucli.Command, verb string, f func(adminAPI, string) error) error {
+func (a *app) nodeAdmin(_ context.Context, cmd *ucli.Command, verb string, f func(API, string) error) error {
 	if cmd.Args().Len() != 1 {
 		return usagef("thinraft node %s takes one node id", verb)
 	}
@@ -44,11 +50,7 @@ func (a *app) nodeAdmin(_ context.Context, cmd *ucli.Command, verb string, f fun
 	if err != nil {
 		return err
 	}
-	ad, err := admin(cl)
-	if err != nil {
-		return err
-	}
-	if err := f(ad, id); err != nil {
+	if err := f(cl, id); err != nil {
 		return apiErr(fmt.Sprintf("node %s %s", verb, id), err)
 	}
 	a.printf("  Node %s: %s done.\n", id, verb)
