@@ -132,6 +132,7 @@ var contract = []step{
 	{name: "migrate over HTTP: 501", call: "migrate_volume", args: `{"volume":{"id":"{V1}","size":3},"host":{"host":"c2@thinraft#pool1","capabilities":{}}}`, http: true, err: driver.KindNotSupported},
 
 	{name: "a volume Cinder does not know", call: "lv_create", args: `{"name":"legacy1","pool":"pool1","mib":1536}`},
+	{name: "create: the VG's volume quota (6) is reached", call: "create_volume", args: `{"volume":{"id":"{V6}","size":1}}`, err: driver.KindNoSpace, lv: "volume-{V6}", gone: true},
 	{name: "manageable size", call: "manage_existing_get_size", args: `{"volume":{"id":"{V4}","size":0},"existing_ref":{"source-name":"legacy1"}}`, result: []string{"size=2"}},
 	{name: "manageable size: missing", call: "manage_existing_get_size", args: `{"volume":{"id":"{V4}","size":0},"existing_ref":{"source-name":"nothere"}}`, err: driver.KindInvalidRef},
 	{name: "manageable list, first page", call: "get_manageable_volumes", args: `{"cinder_volumes":[{"id":"{V1}","size":3},{"id":"{V2}","size":2}],"limit":1,"sort_keys":["reference"],"sort_dirs":["asc"]}`,
@@ -167,7 +168,7 @@ var contract = []step{
 
 // TestDriverContract runs the contract table in order against a 3-node
 // cluster (agents on the userspace engine) with two pools, pool0 on n1
-// (256 MiB) and pool1 on n2 (224 MiB).
+// (256 MiB) and pool1 on n2 (224 MiB), in a VG limited to 6 volumes.
 func TestDriverContract(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
@@ -177,7 +178,7 @@ func TestDriverContract(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	cl := tc.client()
 	tc.ready(ctx, cl)
-	if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: "vg0"}); err != nil {
+	if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: "vg0", MaxVolumes: 6}); err != nil {
 		t.Fatalf("create vg: %v", err)
 	}
 	for _, p := range []api.PoolCreateRequest{
