@@ -2,10 +2,17 @@ package cli
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/thinraft/thinraft/cluster/pki"
 	ucli "github.com/urfave/cli/v3"
 )
 
@@ -53,5 +60,81 @@ func TestDriverToken(t *testing.T) {
 	}
 	if _, err := withToken(ok, ""); err == nil {
 		t.Error("an empty token was accepted")
+	}
+}
+
+// TestDriverServe runs `driver serve` with a client configuration (no
+// cluster behind it: migrate_volume needs none), calls it over HTTP with
+// and without the token, and stops it by cancelling its context.
+func TestDriverServe(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := pki.NewCA("driver-serve-test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteFiles(dir, "ca", ca.Cert, nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"token": "tok\n", "driver-token": "drv\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "client.json")
+	if err := WriteClientConfig(cfg, ClientConfig{Endpoints: []string{"127.0.0.1:1"}, CAFile: "ca.crt", TokenFile: "token"}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		root := &ucli.Command{Name: "thinraft", Commands: []*ucli.Command{DriverCommand()},
+			Flags:          []ucli.Flag{&ucli.StringFlag{Name: flagClusterConfig}},
+			ExitErrHandler: func(context.Context, *ucli.Command, error) {}}
+		done <- root.Run(ctx, []string{"thinraft", "--cluster-config", cfg, "driver", "serve", "--vg", "vg0",
+			"--listen", addr, "--token-file", filepath.Join(dir, "driver-token")})
+	}()
+	call := func(token string) (int, string) {
+		for {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/cinder/v1/migrate_volume",
+				strings.NewReader(`{"volume":{"id":"a","size":1},"host":{"host":"h"}}`))
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				select {
+				case err := <-done:
+					t.Fatalf("driver serve exited: %v", err)
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, string(b)
+		}
+	}
+	if code, body := call(""); code != http.StatusUnauthorized {
+		t.Errorf("without the token: %d %s", code, body)
+	}
+	if code, body := call("drv"); code != http.StatusNotImplemented || !strings.Contains(body, `"not_supported"`) {
+		t.Errorf("with the token: %d %s, want 501 not_supported", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("driver serve after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("driver serve did not stop")
 	}
 }
