@@ -68,8 +68,8 @@ func (q *VolumeCreateRequest) check() error {
 }
 
 func (q *VolumePatchRequest) check() error {
-	if q.SizeBytes == nil && q.Tags == nil && q.ReadOnly == nil && q.NewName == nil {
-		return errorf("invalid", "nothing to change; give size_bytes, tags, read_only or new_name")
+	if q.SizeBytes == nil && q.Tags == nil && q.ReadOnly == nil && q.NewName == nil && q.Active == nil && q.ActivationSkip == nil {
+		return errorf("invalid", "nothing to change; give size_bytes, tags, read_only, activation_skip, active or new_name")
 	}
 	if q.NewName != nil && *q.NewName == "" {
 		return errorf("invalid", "new_name must not be empty")

@@ -80,6 +80,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, need
 	// request itself, which may legitimately wait (?wait=).
 	deadline := time.Now().Add(s.cfg.ForwardTimeout)
 	backoff := 20 * time.Millisecond
+	// sent: a keyed write went to a leader whose answer was lost, so it
+	// may have been applied; giving up must then say outcome_unknown, not
+	// not_leader (which promises nothing was applied).
+	sent := false
+	giveUp := func() {
+		if sent {
+			s.writeError(w, errorf(CodeOutcomeUnknown, "a leader failed while handling the request and no leader answered its repeat; repeat it with the same Idempotency-Key, or read to find out whether it took effect"))
+			return
+		}
+		id, _ := s.cfg.Applier.Leader()
+		s.writeError(w, s.notLeader(id))
+	}
 	for {
 		if !needLeader || s.cfg.Applier.IsLeader() {
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -100,12 +112,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, need
 			s.writeError(w, s.notLeader(id))
 			return
 		}
-		if s.forwardOnce(r.Context(), w, r, body) {
+		done, lost := s.forwardOnce(r.Context(), w, r, body)
+		if done {
 			return
 		}
+		sent = sent || lost
 		if time.Now().After(deadline) {
-			id, _ := s.cfg.Applier.Leader()
-			s.writeError(w, s.notLeader(id))
+			giveUp()
 			return
 		}
 		select {
@@ -118,22 +131,24 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte, need
 }
 
 // forwardOnce sends the request to the leader this node knows of and
-// relays the answer. It returns false when it wrote nothing and the
+// relays the answer. It returns done=false when it wrote nothing and the
 // caller should retry: no leader known, the leader unreachable before the
-// request went out, or the target answering not_leader (it lost office).
-func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) bool {
+// request went out, the target answering not_leader (it lost office), or
+// — for a read or a keyed write, which may be repeated — the answer lost;
+// lost=true then says a write may have been applied.
+func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte) (done, lost bool) {
 	id, _ := s.cfg.Applier.Leader()
 	if id == "" || id == s.cfg.NodeID {
-		return false
+		return false, false
 	}
 	addr := s.apiAddrOf(id)
 	if addr == "" {
-		return false
+		return false, false
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, "https://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		s.writeError(w, err)
-		return true
+		return true, false
 	}
 	for _, h := range []string{"Content-Type", HeaderIdempotencyKey} {
 		if v := r.Header.Get(h); v != "" {
@@ -145,27 +160,31 @@ func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http
 	// The leader authenticates this node by its certificate; the caller's
 	// token stays here (the nodes may not share a token list).
 	req.Header.Set(hdrForwarded, s.cfg.NodeID)
+	write := r.Method != http.MethodGet
 	resp, err := s.fwd.Do(req)
 	if err != nil {
-		if retryable || isDialError(err) {
-			return false
+		if isDialError(err) {
+			return false, false
+		}
+		if retryable {
+			return false, write
 		}
 		s.writeError(w, errorf(CodeOutcomeUnknown, "the leader "+id+" failed while handling the request; read the object to find out whether it took effect"))
-		return true
+		return true, false
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		if retryable {
-			return false
+			return false, write
 		}
 		s.writeError(w, errorf(CodeOutcomeUnknown, "the leader "+id+" failed while answering; read the object to find out whether it took effect"))
-		return true
+		return true, false
 	}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		var eb ErrorBody
 		if json.Unmarshal(out, &eb) == nil && eb.Error.Code == CodeNotLeader {
-			return false
+			return false, false
 		}
 	}
 	for _, h := range []string{"Content-Type", "Location"} {
@@ -176,7 +195,7 @@ func (s *Server) forwardOnce(ctx context.Context, w http.ResponseWriter, r *http
 	w.Header().Set("X-Thinraft-Served-By", id)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
-	return true
+	return true, false
 }
 
 // isDialError: the connection was never made, so the request was not sent.

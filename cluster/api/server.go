@@ -67,6 +67,10 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the leader's clock for command timestamps (default time.Now).
 	Now func() time.Time
+	// DialTLS, if set, makes the connections to the leader when
+	// forwarding, instead of a plain TLS dial with Identity (fault
+	// injection: raftnode.Faults.DialTLS).
+	DialTLS func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ErrorLog receives http.Server's errors (default: discarded).
 	ErrorLog *log.Logger
 }
@@ -117,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 		// A dead leader's address must fail fast so the retry loop can
 		// move on to the next leader.
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		DialTLSContext:      cfg.DialTLS,
 		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,

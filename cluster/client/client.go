@@ -164,6 +164,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	// lastAPI is the last error a server answered, the most useful one to
 	// report when the retries run out.
 	var lastAPI *Error
+	// unknown: an earlier attempt of this write may have been applied (its
+	// answer was lost, or it was answered outcome_unknown). Giving up must
+	// then say outcome_unknown even if the last attempt was refused as
+	// not_leader, which by itself would promise nothing was applied.
+	unknown := false
 	for attempt := 0; ; attempt++ {
 		ep := c.endpoint(attempt)
 		status, err := c.once(rctx, ep, method, path, q, key, body, out)
@@ -173,6 +178,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		}
 		last = err
 		var ae *Error
+		if key != "" && (errors.As(err, &ae) && ae.Code == api.CodeOutcomeUnknown || !errors.As(err, &ae) && !isDialError(err)) {
+			unknown = true
+		}
 		switch {
 		case errors.As(err, &ae) && (retryable(ae) || ae.Code == api.CodeOutcomeUnknown):
 			// Every node forwards; the answering one is as good as any. A
@@ -200,6 +208,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		case <-rctx.Done():
 			if ctx.Err() != nil {
 				return 0, fmt.Errorf("client: %s %s: %w (last error: %v)", method, path, ctx.Err(), last)
+			}
+			if unknown {
+				return 0, fmt.Errorf("client: %s %s: gave up after %v: %w (last error: %v)", method, path, c.cfg.RetryTimeout,
+					&Error{Code: api.CodeOutcomeUnknown, Message: "an attempt may have been applied; read to find out"}, last)
 			}
 			if lastAPI != nil {
 				return 0, fmt.Errorf("client: %s %s: gave up after %v: %w", method, path, c.cfg.RetryTimeout, lastAPI)

@@ -65,6 +65,11 @@ type Config struct {
 	MonitorInterval   Duration `json:"monitor_interval,omitzero"`
 	// ForwardTimeout bounds a follower's search for a leader (API).
 	ForwardTimeout Duration `json:"forward_timeout,omitzero"`
+	// FaultFile is for fault-injection tests only: a JSON file
+	// {"isolate":["n2",...]} the node polls, cutting its Raft and
+	// node-to-node HTTPS links to the nodes named (node/faults.go). Empty
+	// (the default) disables fault injection.
+	FaultFile string `json:"fault_file,omitempty"`
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string `json:"log_level,omitempty"`
 }

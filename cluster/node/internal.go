@@ -200,7 +200,7 @@ func applyLocal(ctx context.Context, rn *raftnode.Node, cmd []byte) (*metadata.R
 
 // peerClient is the HTTPS client a node uses on other nodes' internal
 // routes: it presents the node certificate and trusts the cluster CA.
-func peerClient(ident *pki.Identity) *http.Client {
+func peerClient(ident *pki.Identity, dialTLS func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
@@ -211,6 +211,7 @@ func peerClient(ident *pki.Identity) *http.Client {
 			},
 			// A dead leader must fail fast so the caller moves on.
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+			DialTLSContext:      dialTLS,
 			TLSHandshakeTimeout: 5 * time.Second,
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     30 * time.Second,

@@ -57,13 +57,14 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	}()
 
 	fsm := metadata.New(metadata.Options{})
+	faults, dialTLS := setupFaults(ctx, cfg, ident, lg)
 	timing := raftnode.LANTiming()
 	if cfg.Timing == "loopback" {
 		timing = raftnode.LoopbackTiming()
 	}
 	rn, err := raftnode.New(raftnode.Config{
 		ID: cfg.ID, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: cfg.RaftBind, Advertise: cfg.RaftAdvertise,
-		Identity: ident, FSM: fsm, Timing: timing,
+		Identity: ident, FSM: fsm, Timing: timing, Faults: faults,
 		LogOutput: slogWriter{lg.With("part", "raft")}, LogLevel: "warn",
 	})
 	if err != nil {
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	// Stopped before the agent on the normal path; this covers the others.
 	defer nbdSvc.stop()
 	srv, err := api.New(api.Config{NodeID: cfg.ID, Applier: rn, FSM: fsm, Identity: ident, TokenHashes: cfg.TokenHashes,
-		PeerAPIAddrs: peers, ForwardTimeout: time.Duration(cfg.ForwardTimeout),
+		PeerAPIAddrs: peers, ForwardTimeout: time.Duration(cfg.ForwardTimeout), DialTLS: dialTLS,
 		ErrorLog: log.New(slogWriter{lg.With("part", "api")}, "", 0)})
 	if err != nil {
 		_ = ln.Close()
@@ -139,7 +140,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	}()
 	lg.Info("started", "raft", rn.Addr(), "api", apiAdvertise, "engine", cfg.Engine)
 
-	hc := peerClient(ident)
+	hc := peerClient(ident, dialTLS)
 	defer hc.CloseIdleConnections()
 	prop := &proposer{rn: rn, hc: hc, apiAddr: apiAddrOf, log: lg}
 
@@ -202,6 +203,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	defer stopAgent()
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- a.Run(actx) }()
+	go (&liveness{self: cfg.ID, rn: rn, fsm: fsm, prop: prop, after: downAfter(timing), log: lg.With("part", "liveness")}).run(actx)
 	nbdSvc.start(a.Exports())
 	lg.Info("agent started", "applied_index", fsm.AppliedIndex())
 

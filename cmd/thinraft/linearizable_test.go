@@ -27,8 +27,7 @@ import (
 
 var (
 	linOps   = flag.Int("lin.ops", 10000, "TestLinearizable: client operations to record")
-	linRun   = flag.Bool("lin", false, "run TestLinearizable (opt-in until the retry bugs in docs/linearizability.md are fixed)")
-	linPause = flag.Bool("lin.pause", false, "TestLinearizable: also freeze the leader with SIGSTOP for 3 s mid-run (a partition stand-in; see docs/linearizability.md)")
+	linPause = flag.Bool("lin.pause", false, "TestLinearizable: also freeze the leader with SIGSTOP for 3 s mid-run")
 )
 
 const (
@@ -38,30 +37,66 @@ const (
 
 // TestLinearizable records a history of concurrent creates, snapshots,
 // extends, deletes and reads from 8 clients against three `thinraft agent`
-// processes while the leader is killed with SIGKILL twice and restarted
-// (and with -lin.pause once frozen with SIGSTOP until deposed), and checks it with porcupine against the namespace model; then checks
-// that no acknowledged volume was lost and that the pool's record
-// transaction id is the kernel's (userspace engine) once the cluster has
-// settled. A true network partition is not injected: the agent processes
-// have no fault hook yet (see docs/linearizability.md).
+// processes while the leader is killed with SIGKILL and restarted, the
+// leader is partitioned from the others for 4 s and healed, the pool's node
+// is partitioned likewise, and the leader is killed again (with -lin.pause
+// it is also frozen with SIGSTOP until deposed); it checks the history with
+// porcupine against the namespace model, then that no acknowledged volume
+// was lost and that the pool's record transaction id is the kernel's
+// (userspace engine) once the cluster has settled.
 func TestLinearizable(t *testing.T) {
-	if !*linRun {
-		// Opt-in for now: the test found two real bugs in retried creates
-		// (docs/linearizability.md, "Findings") and fails about one run in
-		// fifteen until they are fixed. It must not make CI a coin toss;
-		// run it with: go test ./cmd/thinraft -run TestLinearizable -lin
-		t.Skip("opt-in until the retried-create bugs in docs/linearizability.md are fixed: go test ./cmd/thinraft -run TestLinearizable -lin")
-	}
 	if testing.Short() {
-		t.Skip("builds the binary and runs three processes")
+		t.Skip("runs three processes")
 	}
-	total := *linOps
+	faults := []linFault{{0.15, killLeader}, {0.35, partitionLeader}, {0.55, partitionPoolNode}, {0.8, killLeader}}
+	if *linPause {
+		faults = append(faults, linFault{0.65, pauseLeader})
+		slices.SortFunc(faults, func(a, b linFault) int { return cmp.Compare(a.at, b.at) })
+	}
+	runLinearizable(t, 3, *linOps, faults)
+}
+
+// TestLinearizable5 is the same check on five processes, with the faults a
+// five-node cluster survives and a three-node one does not: two followers
+// killed at once, then the leader partitioned while a follower is down.
+func TestLinearizable5(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs five processes")
+	}
+	runLinearizable(t, 5, max(*linOps/2, 1000), []linFault{{0.2, killLeader}, {0.4, killTwoFollowers}, {0.6, partitionLeader}, {0.8, partitionPoolNode}})
+}
+
+// linFault is a fault injected once the given share of the operations was
+// issued, the workload going on meanwhile.
+type linFault struct {
+	at   float64
+	what linFaultKind
+}
+
+type linFaultKind int
+
+const (
+	// killLeader: SIGKILL the leader, restart it 2 s later.
+	killLeader linFaultKind = iota
+	// killTwoFollowers: SIGKILL two followers at once, restart them 3 s
+	// later (five nodes keep a majority).
+	killTwoFollowers
+	// partitionLeader: cut the leader off from the others for 4 s.
+	partitionLeader
+	// partitionPoolNode: cut n1, the pool's node, off for 4 s.
+	partitionPoolNode
+	// pauseLeader: SIGSTOP the leader for 3 s (-lin.pause).
+	pauseLeader
+)
+
+func runLinearizable(t *testing.T, nodes, total int, faults []linFault) {
 	budget := 3*time.Minute + time.Duration(total/10000)*2*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	c := newProcCluster(t, 3)
-	ctl := c.client("n1", "n2", "n3")
-	c.leader(ctx, ctl, 3)
+	c := newProcCluster(t, nodes)
+	ids := c.running()
+	ctl := c.client(ids...)
+	c.leader(ctx, ctl, nodes)
 	const vg, poolName = "vg1", "pool1"
 	if _, err := ctl.CreateVG(ctx, api.VGCreateRequest{Name: vg}); err != nil {
 		t.Fatalf("create vg: %v", err)
@@ -74,14 +109,18 @@ func TestLinearizable(t *testing.T) {
 
 	rec := &linRecorder{start: time.Now()}
 	var issued atomic.Int64
+	var faultsDone atomic.Bool
 	var wg sync.WaitGroup
 	for w := range linClients {
-		cl := c.client("n1", "n2", "n3")
+		cl := c.client(ids...)
 		rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for issued.Add(1) <= int64(total) && ctx.Err() == nil {
+			// The workload runs until it has issued total operations and
+			// every fault has been injected, so a fault never finds the
+			// run already over.
+			for (issued.Add(1) <= int64(total) || !faultsDone.Load()) && ctx.Err() == nil {
 				in := linRandomInput(rng, linFamilies)
 				call := rec.now()
 				octx, ocancel := context.WithTimeout(ctx, 15*time.Second)
@@ -92,35 +131,51 @@ func TestLinearizable(t *testing.T) {
 		}()
 	}
 
-	// Faults at points of the run, the workload going on meanwhile: the
-	// leader killed with SIGKILL and restarted (twice), and with -lin.pause
-	// the leader frozen with SIGSTOP long enough to be deposed, then
-	// continued (off by default: a node so paused can hang at shutdown,
-	// see docs/linearizability.md).
-	faults := []struct {
-		at   float64
-		kill bool
-	}{{0.2, true}, {0.45, false}, {0.7, true}}
-	if !*linPause {
-		faults = slices.Delete(faults, 1, 2)
-	}
 	for _, f := range faults {
 		for issued.Load() < int64(f.at*float64(total)) && ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
 		}
-		lead := c.leader(ctx, ctl, 3)
-		if f.kill {
+		lead := c.leader(ctx, ctl, nodes)
+		switch f.what {
+		case killLeader:
 			t.Logf("after %d ops: kill -9 leader %s", issued.Load(), lead)
 			c.kill(lead)
 			time.Sleep(2 * time.Second)
 			t.Logf("restart %s", lead)
 			c.start(lead)
-			continue
+		case partitionLeader, partitionPoolNode:
+			victim := lead
+			if f.what == partitionPoolNode {
+				victim = "n1"
+			}
+			t.Logf("after %d ops: partition %s (leader %s) from the others for 4 s", issued.Load(), victim, lead)
+			c.isolate(victim)
+			time.Sleep(4 * time.Second)
+			c.heal()
+			t.Logf("healed; leader now %s", c.leader(ctx, ctl, nodes))
+		case pauseLeader:
+			t.Logf("after %d ops: SIGSTOP leader %s for 3 s", issued.Load(), lead)
+			c.pauseFor(lead, 3*time.Second)
+			t.Logf("SIGCONT %s; leader now %s", lead, c.leader(ctx, ctl, nodes))
+		case killTwoFollowers:
+			var fs []string
+			for _, id := range ids {
+				if id != lead && len(fs) < 2 {
+					fs = append(fs, id)
+				}
+			}
+			t.Logf("after %d ops: kill -9 followers %v (leader %s)", issued.Load(), fs, lead)
+			for _, id := range fs {
+				c.kill(id)
+			}
+			time.Sleep(3 * time.Second)
+			for _, id := range fs {
+				c.start(id)
+			}
+			t.Logf("restarted %v", fs)
 		}
-		t.Logf("after %d ops: SIGSTOP leader %s for 3 s", issued.Load(), lead)
-		c.pauseFor(lead, 3*time.Second)
-		t.Logf("SIGCONT %s; leader now %s", lead, c.leader(ctx, ctl, 3))
 	}
+	faultsDone.Store(true)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		t.Fatalf("workload did not finish within %v: %v", budget, err)

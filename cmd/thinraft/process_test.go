@@ -110,6 +110,7 @@ func newProcCluster(t *testing.T, n int, opts ...procOptions) *procCluster {
 	if err != nil {
 		t.Fatalf("cluster init: %v\n%s", err, out)
 	}
+	enableFaultFiles(t, dir, n)
 	tok, err := os.ReadFile(filepath.Join(dir, "token"))
 	if err != nil {
 		t.Fatal(err)
