@@ -3,10 +3,14 @@ package report
 import (
 	"bytes"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/thinraft/thinraft/metadata"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -136,6 +140,24 @@ func TestBadOptions(t *testing.T) {
 		var buf bytes.Buffer
 		if err := LVs(&buf, rows, o); err == nil || buf.Len() != 0 {
 			t.Errorf("options %+v: got error %v and %d bytes of output; want an error and no output", o, err, buf.Len())
+		}
+	}
+}
+
+// BenchmarkLVs100k prints the default lvs report of 100,000 volumes (the
+// cluster bench's largest model).
+func BenchmarkLVs100k(b *testing.B) {
+	pools := fixturePools()[:1]
+	vols := make([]metadata.Volume, 100_000)
+	for i := range vols {
+		vols[i] = metadata.Volume{UUID: fmt.Sprintf("u%d", i), VG: "vg0", Name: fmt.Sprintf("vol%06d", (i*7919)%100_000),
+			Pool: "p0", ThinID: uint32(i + 1), SizeBytes: gib, State: metadata.VolumeActive, Active: true}
+	}
+	rows := BuildLVRows(pools, vols, fixtureNodes(), false)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := LVs(io.Discard, rows, Options{}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -69,14 +69,15 @@ func (p printer) basic(w io.Writer, t table) error {
 				bw.WriteString("LVM2_" + strings.ToUpper(t.cols[i].id) + "=" + quote + s + quote)
 				continue
 			}
+			pad := ""
 			if aligned {
-				if t.cols[i].typ == tNumber || t.cols[i].typ == tSize || t.cols[i].typ == tBinary {
-					s = fmt.Sprintf("%*s", widths[i], s)
-				} else {
-					s = fmt.Sprintf("%-*s", widths[i], s)
-				}
+				pad = strings.Repeat(" ", widths[i]-len(s))
 			}
-			bw.WriteString(s)
+			if t.cols[i].typ == tNumber || t.cols[i].typ == tSize || t.cols[i].typ == tBinary {
+				bw.WriteString(pad + s)
+			} else {
+				bw.WriteString(s + pad)
+			}
 		}
 		bw.WriteString("\n")
 	}

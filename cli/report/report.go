@@ -85,21 +85,16 @@ func run[R any](w io.Writer, fs *fieldSet[R], rows []R, o Options) error {
 	if err != nil {
 		return err
 	}
-	sorted := make([]*R, len(rows))
-	for i := range rows {
-		sorted[i] = &rows[i]
-	}
-	sortRows(fs, sorted, keys)
-
+	defs := make([]*fieldDef[R], len(ids))
 	t := table{kind: fs.kind}
-	for _, id := range ids {
-		f, _ := fs.lookup(id)
+	for i, id := range ids {
+		defs[i], _ = fs.lookup(id)
+		f := defs[i]
 		t.cols = append(t.cols, column{id: f.id, heading: f.heading, width: f.minWidth(), typ: f.typ, word: f.word})
 	}
-	for _, r := range sorted {
-		line := make([]cell, len(ids))
-		for i, id := range ids {
-			f, _ := fs.lookup(id)
+	for _, r := range sortRows(fs, rows, keys) {
+		line := make([]cell, len(defs))
+		for i, f := range defs {
 			line[i] = f.get(r)
 		}
 		t.cells = append(t.cells, line)
@@ -121,16 +116,29 @@ func (o Options) check() error {
 	return &OptionError{Option: "--reportformat", Value: o.Format, Want: "basic, json or json_std"}
 }
 
-// sortRows orders rows by keys, stably (rows equal on every key keep the
-// caller's order).
-func sortRows[R any](fs *fieldSet[R], rows []*R, keys []sortKey) {
+// sortRows returns rows ordered by keys, stably (rows equal on every key
+// keep the caller's order). Each row's key values are computed once.
+func sortRows[R any](fs *fieldSet[R], rows []R, keys []sortKey) []*R {
 	defs := make([]*fieldDef[R], len(keys))
 	for i, k := range keys {
 		defs[i], _ = fs.lookup(k.field)
 	}
-	slices.SortStableFunc(rows, func(a, b *R) int {
+	type keyed struct {
+		row  *R
+		pos  int
+		keys []cell
+	}
+	ks := make([]keyed, len(rows))
+	for i := range rows {
+		ks[i] = keyed{row: &rows[i], pos: i, keys: make([]cell, len(defs))}
+		for j, d := range defs {
+			ks[i].keys[j] = d.get(&rows[i])
+		}
+	}
+	// The position tie-break makes the (faster) unstable sort stable.
+	slices.SortFunc(ks, func(a, b keyed) int {
 		for i, k := range keys {
-			c := compareCells(defs[i].typ, defs[i].get(a), defs[i].get(b))
+			c := compareCells(defs[i].typ, a.keys[i], b.keys[i])
 			if k.desc {
 				c = -c
 			}
@@ -138,8 +146,13 @@ func sortRows[R any](fs *fieldSet[R], rows []*R, keys []sortKey) {
 				return c
 			}
 		}
-		return 0
+		return cmp.Compare(a.pos, b.pos)
 	})
+	out := make([]*R, len(ks))
+	for i := range ks {
+		out[i] = ks[i].row
+	}
+	return out
 }
 
 // compareCells orders two values of a field: strings by text, numbers by
