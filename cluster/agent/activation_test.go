@@ -209,7 +209,8 @@ func TestActivationExports(t *testing.T) {
 }
 
 // TestActivationFollowsRecord: an export sees an extension on its next
-// connection, and a read-only flip re-exports the volume read-only.
+// connection, a revert's content, and a read-only flip re-exports the
+// volume read-only.
 func TestActivationFollowsRecord(t *testing.T) {
 	c := newTestCluster(t, 1)
 	pool := c.addPool(0, "pool0", 64*mib, 16*mib)
@@ -227,6 +228,20 @@ func TestActivationFollowsRecord(t *testing.T) {
 		return err == nil && strings.Contains(string(out), "12 MiB")
 	})
 	qemuIO(t, uri, fmt.Sprintf("write -P 0x22 %d 4096", 12*mib-4096), fmt.Sprintf("read -P 0x22 %d 4096", 12*mib-4096), "read -P 0x11 0 4096")
+
+	// A revert gives the volume another thin id: the export is retired
+	// before the revert's intents run (its delete would find the device
+	// busy otherwise) and the next client gets the snapshot's content.
+	snap := c.snapshot(a, "a-snap")
+	r.waitDrained(pool, 20*time.Second)
+	qemuIO(t, uri, "write -P 0x44 0 4096")
+	c.do(metadata.CmdVolumeRevert, metadata.VolumeRevert{Volume: metadata.VolumeRef{UUID: a}, Snapshot: metadata.VolumeRef{UUID: snap}})
+	r.waitDrained(pool, 20*time.Second)
+	if v, _ := c.fsm().Volume(a); v.State != metadata.VolumeActive {
+		t.Fatalf("after the revert: %+v", v)
+	}
+	qemuIO(t, uri, "read -P 0x11 0 4096", fmt.Sprintf("read -P 0x22 %d 4096", 12*mib-4096))
+	r.checkKernel(pool)
 
 	c.do(metadata.CmdVolumeSetReadOnly, metadata.VolumeSetReadOnly{Volume: metadata.VolumeRef{UUID: a}, ReadOnly: true})
 	waitFor(t, "a read-only export", func() bool {
