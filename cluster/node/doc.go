@@ -16,13 +16,18 @@
 // Config.Join instead asks any member (internal join route) and is added
 // by the leader as a voter or non-voter. Every start re-registers the node
 // in the model (node_join with its Raft and API addresses), which the API
-// uses to find leaders when forwarding.
+// uses to find leaders when forwarding, and its NBD address.
 //
-// Shutdown, on context end (SIGTERM in `thinraft agent`): the agent first
-// (no more kernel work half-reported), then the API, then Raft, then the
-// engine. Logs are structured (log/slog, JSON on stderr), raft's included (logs.go).
+// NBD (nbd.go). With nbd_bind set, the node listens for NBD before it
+// registers (the recorded nbd_addr is one it holds) and, once the agent
+// runs, serves the agent's exports there: the node's active volumes
+// (docs/nbd.md, docs/agent.md).
+//
+// Shutdown, on context end (SIGTERM in `thinraft agent`): NBD first (its
+// clients' requests answered and flushed), then the agent (no more kernel
+// work half-reported), then the API, then Raft, then the engine. Logs are structured (log/slog, JSON on stderr), raft's included (logs.go).
 //
 // Imports: cluster/raftnode, cluster/api, cluster/agent, cluster/pki,
-// metadata, dm/emu, dm/kernel and the standard library. Never cli or
+// metadata, thinpool/nbd, dm/emu, dm/kernel and the standard library. Never cli or
 // driver.
 package node
