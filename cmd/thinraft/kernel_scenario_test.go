@@ -312,6 +312,13 @@ func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 	if len(errs) > 0 {
 		s.t.Fatalf("stream while %s was down: %v", pool.Node, errs[0])
 	}
+	// The kill must have left work behind for the restarted node: with it
+	// down nothing executes, so the record is short of the stream.
+	if p := s.pool(pool.Name); p.TxnID >= before.TxnID+n {
+		s.t.Fatalf("pool %s at txn %d before the restart: the whole stream (%d ops from txn %d) ran before the kill", pool.Name, p.TxnID, n, before.TxnID)
+	} else {
+		s.t.Logf("%d of %d ops left for the restarted node", int(before.TxnID)+n-int(p.TxnID), n)
+	}
 	s.c.start(pool.Node)
 	s.waitOps(ops)
 	after := s.pool(pool.Name)
