@@ -105,12 +105,14 @@ type fieldSet[R any] struct {
 }
 
 // lookup finds a field by name, case-insensitively, also without the
-// kind's prefix.
+// kind's prefix, and ignoring underscores as libdm's report does
+// (_get_canonical_field_name): "chunksize" is chunk_size (lvmthin(7)).
 func (fs *fieldSet[R]) lookup(name string) (*fieldDef[R], bool) {
-	name = strings.ToLower(name)
-	for _, cand := range []string{name, fs.prefix + name} {
+	canon := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "") }
+	name = canon(name)
+	for _, cand := range []string{name, canon(fs.prefix) + name} {
 		for i := range fs.fields {
-			if fs.fields[i].id == cand {
+			if canon(fs.fields[i].id) == cand {
 				return &fs.fields[i], true
 			}
 		}
