@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
+	"github.com/thinraft/thinraft/cluster/client"
 	"github.com/thinraft/thinraft/metadata"
 )
 
@@ -49,6 +51,9 @@ func gather(ctx context.Context, cl API, names []string) ([]*vgState, error) {
 	var out []*vgState
 	for _, n := range names {
 		vg, err := cl.VG(ctx, n)
+		if errors.Is(err, client.ErrNotFound) {
+			return nil, failf("Volume group \"%s\" not found; `thinraft vgs` lists them", n)
+		}
 		if err != nil {
 			return nil, apiErr("volume group "+n, err)
 		}

@@ -129,9 +129,9 @@ func (a *app) changeOne(ctx context.Context, cl API, r lvRef, p *lvchangePlan) e
 	if err != nil {
 		if errors.Is(err, client.ErrNotFound) {
 			if _, perr := cl.Pool(ctx, r.VG, r.LV); perr == nil {
-				if p.Active != nil && p.Patch.ReadOnly == nil && p.Patch.ActivationSkip == nil && len(p.AddTags)+len(p.DelTags) == 0 {
-					// A pool is active while its node runs; there is
-					// nothing to switch.
+				if p.Patch.ReadOnly == nil && p.Patch.ActivationSkip == nil && len(p.AddTags)+len(p.DelTags) == 0 {
+					// A pool is active and monitored while its node
+					// runs: -a and --monitor have nothing to switch.
 					return nil
 				}
 				return notSupported("lvchange of a thin pool's settings", "change its thin volumes")

@@ -22,6 +22,10 @@ func (a *app) lvconvertCmd() *ucli.Command {
 			&ucli.StringFlag{Name: "type", Usage: "not supported: pools are created with lvcreate --type thin-pool"},
 			&ucli.StringFlag{Name: "poolmetadata", Usage: "not supported"},
 			&ucli.StringFlag{Name: "thinpool", Usage: "not supported"},
+			&ucli.BoolFlag{Name: "thin", Aliases: []string{"T"}, Usage: "not supported"},
+			&ucli.StringFlag{Name: "originname", Usage: "not supported"},
+			&ucli.StringFlag{Name: "zero", Aliases: []string{"Z"}, Usage: "not supported"},
+			&ucli.StringFlag{Name: "discards", Usage: "not supported"},
 			&ucli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to prompts"},
 			&ucli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "accepted"},
 		},
@@ -31,11 +35,13 @@ func (a *app) lvconvertCmd() *ucli.Command {
 
 func (a *app) lvconvert(ctx context.Context, cmd *ucli.Command) error {
 	switch {
-	case cmd.IsSet("type") || cmd.IsSet("poolmetadata") || cmd.IsSet("thinpool"):
+	case cmd.IsSet("type") || cmd.IsSet("poolmetadata") || cmd.IsSet("thinpool") || cmd.Bool("thin") || cmd.IsSet("originname"):
 		return notSupported("lvconvert to a thin pool or thin LV (thinraft has no linear LVs to convert)",
 			"create a pool with `lvcreate --type thin-pool -L SIZE -n POOL VG`")
 	case cmd.Bool("merge") == cmd.Bool("repair"):
 		return usagef("lvconvert needs --merge VG/SNAPSHOT or --repair VG/POOL")
+	case cmd.IsSet("zero") || cmd.IsSet("discards"):
+		return notSupported("lvconvert -Z/--discards", "a pool's zeroing and discards are chosen at lvcreate")
 	}
 	args := cmd.Args().Slice()
 	if len(args) != 1 {
