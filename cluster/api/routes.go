@@ -10,6 +10,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/nodes/{id}/leave", write, s.leaveNode)
 	s.handle("DELETE /v1/nodes/{id}", write, s.deleteNode)
 	s.handle("GET /v1/operations/{id}", read, s.getOperation)
+	s.handle("GET /v1/backup", read, s.getBackup)
 
 	s.handle("GET /v1/vgs", read, s.listVGs)
 	s.handle("POST /v1/vgs", write, s.createVG)

@@ -262,12 +262,7 @@ func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode >= 400 {
-		var eb api.ErrorBody
-		if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
-			return resp.StatusCode, &Error{Status: resp.StatusCode, Code: api.CodeInternal,
-				Message: fmt.Sprintf("%s %s: non-API answer %q", method, path, truncate(data))}
-		}
-		return resp.StatusCode, &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Leader: eb.Error.Leader}
+		return resp.StatusCode, c.apiError(resp.StatusCode, method, path, data)
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -288,4 +283,13 @@ func truncate(b []byte) string {
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// apiError decodes an API error answer.
+func (c *Client) apiError(status int, method, path string, data []byte) *Error {
+	var eb api.ErrorBody
+	if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
+		return &Error{Status: status, Code: api.CodeInternal, Message: fmt.Sprintf("%s %s: non-API answer %q", method, path, truncate(data))}
+	}
+	return &Error{Status: status, Code: eb.Error.Code, Message: eb.Error.Message, Leader: eb.Error.Leader}
 }
