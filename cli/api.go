@@ -29,6 +29,7 @@ type API interface {
 	Revert(ctx context.Context, vg, name, snapshot string, opts ...client.Option) (*api.VolumeResponse, error)
 	WaitOperation(ctx context.Context, id string) (*api.Operation, error)
 	SetActive(ctx context.Context, vg, name string, active bool) (*metadata.Volume, error)
+	Export(ctx context.Context, vg, name string, opts ...client.Option) (*api.ExportInfo, error)
 	GrowPool(ctx context.Context, vg, pool string, req api.PoolGrowRequest) (*metadata.Pool, error)
 	DeletePool(ctx context.Context, vg, pool string) error
 	Unquarantine(ctx context.Context, vg, pool string) (*metadata.Pool, error)

@@ -70,7 +70,8 @@ func Root(env *Env) *ucli.Command {
 	cmds = append(cmds, cluster, a.nodeCmd(),
 		a.vgcreateCmd(), a.vgsCmd(), a.vgremoveCmd(), a.vgdisplayCmd(), a.pvsCmd(),
 		a.lvcreateCmd(), a.lvsCmd(), a.lvdisplayCmd(), a.lvremoveCmd(),
-		a.lvextendCmd(), a.lvreduceCmd(), a.lvresizeCmd(), a.lvrenameCmd(), a.lvchangeCmd(), a.lvconvertCmd())
+		a.lvextendCmd(), a.lvreduceCmd(), a.lvresizeCmd(), a.lvrenameCmd(), a.lvchangeCmd(), a.lvconvertCmd(),
+		DriverCommand())
 	root := &ucli.Command{
 		Name:            "thinraft",
 		Usage:           "LVM-thin-like volume management over a Raft cluster",
@@ -177,7 +178,13 @@ func (a *app) client(cmd *ucli.Command) (API, error) {
 
 // opWait bounds how long a command waits for the kernel work it started
 // (create, snapshot, delete, revert) before it reports it as still running.
-const opWait = 60 * time.Second
+// The write itself asks the server to hold its answer for quickWait: most
+// operations finish within it and show nothing; a longer one is waited
+// for with a spinner on a terminal (wait.go).
+const (
+	opWait    = 60 * time.Second
+	quickWait = 2 * time.Second
+)
 
 func (a *app) out() io.Writer { return a.env.Stdout }
 

@@ -80,8 +80,11 @@ func TestCommandMapping(t *testing.T) {
 		{line: "lvcreate -L 1X --type thin-pool -n p vg", code: 3, out: "size \"1X\""},
 		{line: "lvcreate --type thin-pool -L 1G -n p -c 100k vg", code: 3, out: "multiple of 64 KiB"},
 		{line: "lvcreate --bogus vg", code: 3, out: "bogus"},
+		{line: "lvcreate -V 1G -T vg/pool0 --node n2", code: 3, out: "--node places a new pool"},
+		{line: "lvcreate -V 1G -n thin1 -T vg/pool0", code: 5, writes: []string{"volume_create vg/thin1 pool=pool0 size=1073741824 ro=false skip=false tags=[]"}, out: `Logical Volume "thin1" already exists in volume group "vg"`},
+		{line: "vgcreate vg", code: 5, writes: []string{"vg_create vg tags=[] max=0"}, out: "A volume group called vg already exists."},
 		// A failed call is exit 5 with the server's message.
-		{line: "lvcreate -V 1G -n x -T vg/nopool", code: 5, out: "pool vg/nopool not found"},
+		{line: "lvcreate -V 1G -n x -T vg/nopool", code: 5, writes: []string{"volume_create vg/x pool=nopool size=1073741824 ro=false skip=false tags=[]"}, out: "pool nopool not found"},
 		// lvextend: relative, absolute, extents, pools refused without
 		// the route; shrinking refused.
 		{line: "lvextend -L+1G vg/thin1", writes: []string{"volume_patch vg/thin1 size=2147483648"}, out: "Size of logical volume vg/thin1 changed from 1.00 GiB (256 extents) to 2.00 GiB (512 extents)."},

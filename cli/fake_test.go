@@ -134,6 +134,9 @@ func (f *fakeAPI) CreateVolume(_ context.Context, vg string, req api.VolumeCreat
 	if p == nil {
 		return nil, notFound("pool " + req.Pool)
 	}
+	if f.vol(vg, req.Name) != nil || f.pool(vg, req.Name) != nil {
+		return nil, &client.Error{Status: 409, Code: string(metadata.CodeExists), Message: "name " + req.Name + " is taken"}
+	}
 	v := &metadata.Volume{UUID: f.uuid(), VG: vg, Name: req.Name, Pool: p.UUID, SizeBytes: req.SizeBytes, State: metadata.VolumeActive,
 		ReadOnly: req.ReadOnly, ActivationSkip: req.ActivationSkip, Active: !req.ActivationSkip, Tags: req.Tags}
 	f.vols[vg] = append(f.vols[vg], v)
@@ -236,4 +239,12 @@ func (f *fakeAPI) GrowPool(_ context.Context, vg, pool string, req api.PoolGrowR
 		p.MetaBytes = req.MetaBytes
 	}
 	return p, nil
+}
+
+func (f *fakeAPI) Export(_ context.Context, vg, name string, _ ...client.Option) (*api.ExportInfo, error) {
+	v := f.vol(vg, name)
+	if v == nil {
+		return nil, notFound("volume " + vg + "/" + name)
+	}
+	return &api.ExportInfo{Node: "n1", Address: "127.0.0.1:10809", Export: vg + "/" + name, Active: v.Active, Open: v.Open}, nil
 }

@@ -101,11 +101,15 @@ func (a *app) lvchange(ctx context.Context, cmd *ucli.Command) error {
 	if err != nil {
 		return err
 	}
-	var targets []lvRef
+	type target struct {
+		r     lvRef
+		named bool
+	}
+	var targets []target
 	for _, arg := range args {
 		r := parseRef(arg)
 		if r.VG != "" {
-			targets = append(targets, r)
+			targets = append(targets, target{r, true})
 			continue
 		}
 		vols, err := allVolumes(ctx, cl, r.LV)
@@ -113,18 +117,20 @@ func (a *app) lvchange(ctx context.Context, cmd *ucli.Command) error {
 			return err
 		}
 		for _, v := range vols {
-			targets = append(targets, lvRef{r.LV, v.Name})
+			targets = append(targets, target{lvRef{r.LV, v.Name}, false})
 		}
 	}
-	for _, r := range targets {
-		if err := a.changeOne(ctx, cl, r, p); err != nil {
+	for _, t := range targets {
+		if err := a.changeOne(ctx, cl, t.r, p, t.named); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *app) changeOne(ctx context.Context, cl API, r lvRef, p *lvchangePlan) error {
+// changeOne applies p to one LV; named says the LV was named on the command
+// line (not one of a VG's), so a skipped activation is worth a note.
+func (a *app) changeOne(ctx context.Context, cl API, r lvRef, p *lvchangePlan, named bool) error {
 	v, err := cl.Volume(ctx, r.VG, r.LV)
 	if err != nil {
 		if errors.Is(err, client.ErrNotFound) {
@@ -167,7 +173,9 @@ func (a *app) changeOne(ctx context.Context, cl API, r lvRef, p *lvchangePlan) e
 		if *p.Active && skip && !p.IgnoreSkip {
 			// LVM passes over an LV with the activation skip flag
 			// unless -K is given.
-			a.note("Skipping activation of %s: it has the activation skip flag; add -K.", r)
+			if named {
+				a.note("Skipping activation of %s: it has the activation skip flag; add -K.", r)
+			}
 			return nil
 		}
 		if v.Active != *p.Active {

@@ -87,14 +87,14 @@ func (a *app) merge(ctx context.Context, cl API, r lvRef) error {
 	}
 	what := fmt.Sprintf("merge %s into %s/%s", r, r.VG, origin.Name)
 	a.printf("  Merging of volume %s started.\n", r)
-	res, err := cl.Revert(ctx, r.VG, origin.Name, snap.UUID, client.Wait(opWait))
+	res, err := cl.Revert(ctx, r.VG, origin.Name, snap.UUID, client.Wait(quickWait))
 	if err != nil {
 		return apiErr(what, err)
 	}
 	if err := a.finish(ctx, cl, what, res); err != nil {
 		return err
 	}
-	del, err := cl.DeleteVolume(ctx, r.VG, r.LV, client.Wait(opWait))
+	del, err := cl.DeleteVolume(ctx, r.VG, r.LV, client.Wait(quickWait))
 	if err != nil {
 		return apiErr(fmt.Sprintf("remove merged snapshot %s", r), err)
 	}

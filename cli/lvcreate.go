@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -213,6 +214,9 @@ func planLVCreate(cmd *ucli.Command) (*lvcreatePlan, error) {
 		req.Node = cmd.String("node")
 		p.Pool = req
 	}
+	if cmd.IsSet("node") && !wantPool {
+		return nil, usagef("--node places a new pool; a thin volume lives on its pool's node")
+	}
 	if wantThin {
 		if poolName == "" {
 			return nil, usagef("a thin volume needs its pool: -T VG/POOL or --thinpool POOL")
@@ -356,17 +360,12 @@ func (a *app) lvcreate(ctx context.Context, cmd *ucli.Command) error {
 			}
 		}
 		if _, err := cl.CreatePool(ctx, p.VG, *p.Pool); err != nil {
-			return apiErr(fmt.Sprintf("create thin pool %s/%s", p.VG, p.Pool.Name), err)
+			return createErr(fmt.Sprintf("create thin pool %s/%s", p.VG, p.Pool.Name), p.VG, p.Pool.Name, err)
 		}
 		a.printf("  Logical volume \"%s\" created.\n", p.Pool.Name)
 	}
 	if p.Thin == nil {
 		return nil
-	}
-	if p.Pool == nil {
-		if err := a.warnOvercommit(ctx, cl, p.VG, p.Thin.Pool, p.Thin.SizeBytes); err != nil {
-			return err
-		}
 	}
 	if p.Thin.Name == "" {
 		if p.Thin.Name, err = freeName(ctx, cl, p.VG); err != nil {
@@ -374,14 +373,17 @@ func (a *app) lvcreate(ctx context.Context, cmd *ucli.Command) error {
 		}
 	}
 	what := fmt.Sprintf("create thin volume %s/%s", p.VG, p.Thin.Name)
-	r, err := cl.CreateVolume(ctx, p.VG, *p.Thin, client.Wait(opWait))
+	r, err := cl.CreateVolume(ctx, p.VG, *p.Thin, client.Wait(quickWait))
 	if err != nil {
-		return apiErr(what, err)
+		return createErr(what, p.VG, p.Thin.Name, err)
 	}
 	if err := a.finish(ctx, cl, what, r); err != nil {
 		return err
 	}
 	if err := a.applyActivation(ctx, cl, p, p.VG, p.Thin.Name, r.Volume); err != nil {
+		return err
+	}
+	if err := a.warnOvercommit(ctx, cl, p.VG, p.Thin.Pool); err != nil {
 		return err
 	}
 	a.printf("  Logical volume \"%s\" created.\n", p.Thin.Name)
@@ -410,9 +412,9 @@ func (a *app) createSnapshot(ctx context.Context, cl API, p *lvcreatePlan) error
 		}
 	}
 	what := fmt.Sprintf("create thin snapshot %s/%s of %s", o.VG, p.Snap.Name, o)
-	r, err := cl.CreateSnapshot(ctx, o.VG, o.LV, *p.Snap, client.Wait(opWait))
+	r, err := cl.CreateSnapshot(ctx, o.VG, o.LV, *p.Snap, client.Wait(quickWait))
 	if err != nil {
-		return apiErr(what, err)
+		return createErr(what, o.VG, p.Snap.Name, err)
 	}
 	if err := a.finish(ctx, cl, what, r); err != nil {
 		return err
@@ -422,6 +424,14 @@ func (a *app) createSnapshot(ctx context.Context, cl API, p *lvcreatePlan) error
 	}
 	a.printf("  Logical volume \"%s\" created.\n", p.Snap.Name)
 	return nil
+}
+
+// createErr is LVM's message for a name that is taken, else the API's.
+func createErr(what, vg, name string, err error) error {
+	if errors.Is(err, client.ErrExists) {
+		return failf("Logical Volume \"%s\" already exists in volume group \"%s\"; choose another -n", name, vg)
+	}
+	return apiErr(what, err)
 }
 
 // applyActivation makes the new volume's desired activation what -a and
@@ -531,7 +541,7 @@ func pickNode(ctx context.Context, cl API) (string, error) {
 
 // warnOvercommit prints LVM's warning when the pool's thin volumes add up
 // to more than its data size (thin provisioning at work, not an error).
-func (a *app) warnOvercommit(ctx context.Context, cl API, vg, pool string, add uint64) error {
+func (a *app) warnOvercommit(ctx context.Context, cl API, vg, pool string) error {
 	pl, err := cl.Pool(ctx, vg, pool)
 	if err != nil {
 		return apiErr(fmt.Sprintf("thin pool %s/%s", vg, pool), err)
@@ -540,7 +550,7 @@ func (a *app) warnOvercommit(ctx context.Context, cl API, vg, pool string, add u
 	if err != nil {
 		return err
 	}
-	sum := add
+	var sum uint64
 	for _, v := range vols {
 		if v.Pool == pl.UUID {
 			sum += v.SizeBytes

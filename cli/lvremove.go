@@ -115,7 +115,7 @@ func (a *app) removeVolume(ctx context.Context, cl API, vg string, v metadata.Vo
 		return nil
 	}
 	what := fmt.Sprintf("remove logical volume %s/%s", vg, v.Name)
-	r, err := cl.DeleteVolume(ctx, vg, v.Name, client.Wait(opWait))
+	r, err := cl.DeleteVolume(ctx, vg, v.Name, client.Wait(quickWait))
 	if err != nil {
 		if errors.Is(err, client.ErrConflict) && v.Open {
 			return failf("Logical volume %s/%s in use: close its NBD clients first", vg, v.Name)

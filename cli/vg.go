@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/thinraft/thinraft/cluster/api"
+	"github.com/thinraft/thinraft/cluster/client"
 	ucli "github.com/urfave/cli/v3"
 )
 
@@ -44,6 +46,9 @@ func (a *app) vgcreate(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: args[0], Tags: tags, MaxVolumes: int(cmd.Int("maxlogicalvolumes"))}); err != nil {
+		if errors.Is(err, client.ErrExists) {
+			return failf("A volume group called %s already exists.", args[0])
+		}
 		return apiErr("create volume group "+args[0], err)
 	}
 	a.printf("  Volume group \"%s\" successfully created\n", args[0])
