@@ -102,6 +102,9 @@ func TestCommandMapping(t *testing.T) {
 		{line: "lvrename vg/thin1 vg/t2", writes: []string{"volume_patch vg/thin1 name=t2"}},
 		{line: "lvrename vg/thin1 t2", writes: []string{"volume_patch vg/thin1 name=t2"}},
 		{line: "lvrename vg/thin1 other/t2", code: 3},
+		{line: "lvrename vg/thin1 pool0", code: 5, writes: []string{"volume_patch vg/thin1 name=pool0"}, out: `Logical Volume "pool0" already exists in volume group "vg"`},
+		{line: "pvs n1", out: "n1"},
+		{line: "pvs n9", code: 5, out: `Failed to find physical volume "n9"`},
 		{line: "lvrename vg/pool0 vg/p", code: 3, out: "renaming a thin pool"},
 		// lvchange.
 		{line: "lvchange -an vg/thin1", writes: []string{"volume_patch vg/thin1 active=false"}},

@@ -171,6 +171,10 @@ func (f *fakeAPI) PatchVolume(_ context.Context, vg, name string, req api.Volume
 	}
 	if req.NewName != nil {
 		parts = append(parts, "name="+*req.NewName)
+		if f.vol(vg, *req.NewName) != nil || f.pool(vg, *req.NewName) != nil {
+			f.log("volume_patch %s/%s %s", vg, name, strings.Join(parts, " "))
+			return nil, &client.Error{Status: 409, Code: string(metadata.CodeExists), Message: "name " + *req.NewName + " is taken"}
+		}
 		v.Name = *req.NewName
 	}
 	f.log("volume_patch %s/%s %s", vg, name, strings.Join(parts, " "))

@@ -215,6 +215,9 @@ func (a *app) lvrenameCmd() *ucli.Command {
 					}
 					return failf("Existing logical volume \"%s\" not found in volume group \"%s\"", oldR.LV, oldR.VG)
 				}
+				if errors.Is(err, client.ErrExists) {
+					return failf("Logical Volume \"%s\" already exists in volume group \"%s\"; choose another name", newName, oldR.VG)
+				}
 				return apiErr("rename "+oldR.String(), err)
 			}
 			a.printf("  Renamed \"%s\" to \"%s\" in volume group \"%s\"\n", oldR.LV, newName, oldR.VG)

@@ -152,5 +152,21 @@ func (a *app) pvs(ctx context.Context, cmd *ucli.Command) error {
 		pools = append(pools, s.Pools...)
 	}
 	rows := report.BuildPVRows(nodes, pools)
+	if want := cmd.Args().Slice(); len(want) > 0 {
+		var picked []report.PVRow
+		for _, id := range want {
+			found := false
+			for _, r := range rows {
+				if r.Node.ID == id {
+					picked = append(picked, r)
+					found = true
+				}
+			}
+			if !found {
+				return failf("Failed to find physical volume \"%s\"; `thinraft pvs` lists the nodes", id)
+			}
+		}
+		rows = picked
+	}
 	return a.reportErr(report.KindPV, report.PVs(a.env.Stdout, rows, reportOptions(cmd)))
 }

@@ -187,9 +187,10 @@ func (a *app) vgdisplay(s *vgState) {
 
 func (a *app) pvsCmd() *ucli.Command {
 	return &ucli.Command{
-		Name:   "pvs",
-		Usage:  "report the cluster's nodes as physical volumes (where pools live)",
-		Flags:  reportFlags(),
-		Action: a.pvs,
+		Name:      "pvs",
+		Usage:     "report the cluster's nodes as physical volumes (where pools live)",
+		ArgsUsage: "[NODE ...]",
+		Flags:     reportFlags(),
+		Action:    a.pvs,
 	}
 }
