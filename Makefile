@@ -28,14 +28,15 @@ unit: deps
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 # deps: host tools the unit tests call (thin-provisioning-tools for the
-# second oracle). Installed when root, else the exact command is printed.
-HOST_PKGS := thin-provisioning-tools
+# second oracle; qemu-io, nbdinfo and nbdcopy as real NBD clients of the
+# export tests). Installed when root, else the exact command is printed.
+HOST_PKGS := thin-provisioning-tools qemu-utils libnbd-bin
 deps:
-	@missing=""; for b in thin_check thin_restore thin_dump thin_ls thin_delta; do command -v $$b >/dev/null || missing=1; done; \
+	@missing=""; for b in thin_check thin_restore thin_dump thin_ls thin_delta qemu-io qemu-img nbdinfo nbdcopy; do command -v $$b >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $(HOST_PKGS)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(HOST_PKGS); \
-	  else echo "missing thin tools: run  sudo apt-get install -y thin-provisioning-tools"; exit 1; fi; \
+	  else echo "missing host tools: run  sudo apt-get install -y $(HOST_PKGS)"; exit 1; fi; \
 	fi
 
 demo:
