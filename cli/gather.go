@@ -99,3 +99,20 @@ func selectArgs(args []string) (vgs []string, lvs map[string][]string) {
 	}
 	return vgs, lvs
 }
+
+// allVolumes pages through a VG's volumes.
+func allVolumes(ctx context.Context, cl API, vg string) ([]metadata.Volume, error) {
+	var out []metadata.Volume
+	after := ""
+	for {
+		page, err := cl.Volumes(ctx, vg, client.ListOptions{After: after, Limit: 1000})
+		if err != nil {
+			return nil, apiErr("list volumes of "+vg, err)
+		}
+		out = append(out, page.Volumes...)
+		if page.Next == "" {
+			return out, nil
+		}
+		after = page.Next
+	}
+}
