@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io"
 
 	"github.com/thinraft/thinraft/cluster/api"
 	"github.com/thinraft/thinraft/cluster/client"
@@ -30,6 +31,7 @@ type API interface {
 	WaitOperation(ctx context.Context, id string) (*api.Operation, error)
 	SetActive(ctx context.Context, vg, name string, active bool) (*metadata.Volume, error)
 	Export(ctx context.Context, vg, name string, opts ...client.Option) (*api.ExportInfo, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 	GrowPool(ctx context.Context, vg, pool string, req api.PoolGrowRequest) (*metadata.Pool, error)
 	DeletePool(ctx context.Context, vg, pool string) error
 	Unquarantine(ctx context.Context, vg, pool string) (*metadata.Pool, error)

@@ -71,7 +71,7 @@ func Root(env *Env) *ucli.Command {
 		a.vgcreateCmd(), a.vgsCmd(), a.vgremoveCmd(), a.vgdisplayCmd(), a.pvsCmd(),
 		a.lvcreateCmd(), a.lvsCmd(), a.lvdisplayCmd(), a.lvremoveCmd(),
 		a.lvextendCmd(), a.lvreduceCmd(), a.lvresizeCmd(), a.lvrenameCmd(), a.lvchangeCmd(), a.lvconvertCmd(),
-		DriverCommand())
+		a.vgcfgbackupCmd(), a.nbdCmd(), DriverCommand())
 	root := &ucli.Command{
 		Name:            "thinraft",
 		Usage:           "LVM-thin-like volume management over a Raft cluster",
