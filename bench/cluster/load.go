@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,8 +69,9 @@ func (l *load) fill(ctx context.Context, have, target int, tag string) (int, err
 
 // sample is one timed call.
 type sample struct {
-	op  string
-	lat time.Duration
+	op     string
+	lat    time.Duration
+	stages *opStages // open loop only
 }
 
 // measure runs pairs create+snapshot pairs over the first nClients
@@ -120,7 +120,7 @@ func (l *load) measure(ctx context.Context, nClients, pairs int, tag string) ([]
 					return
 				}
 				t2 := time.Now()
-				per[w] = append(per[w], sample{"create", t1.Sub(t0)}, sample{"snapshot", t2.Sub(t1)})
+				per[w] = append(per[w], sample{"create", t1.Sub(t0), nil}, sample{"snapshot", t2.Sub(t1), nil})
 			}
 		}()
 	}
@@ -150,18 +150,12 @@ type dist struct {
 
 func distOf(samples []sample, op string) dist {
 	var ds []time.Duration
-	var sum time.Duration
 	for _, s := range samples {
 		if op == "" || s.op == op {
 			ds = append(ds, s.lat)
-			sum += s.lat
 		}
 	}
-	if len(ds) == 0 {
-		return dist{}
-	}
-	slices.Sort(ds)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	q := func(p float64) float64 { return ms(ds[min(len(ds)-1, int(p*float64(len(ds))))]) }
-	return dist{N: len(ds), MeanMs: ms(sum / time.Duration(len(ds))), P50Ms: q(0.50), P90Ms: q(0.90), P99Ms: q(0.99), MaxMs: ms(ds[len(ds)-1])}
+	return durDist(ds)
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -42,6 +42,8 @@ type levelResult struct {
 	// Light is a second, smaller run with fewer clients: the latency of
 	// an operation when the cluster is not saturated.
 	Light lightResult `json:"light_load"`
+	// Open is the fixed-rate run the p99 goal is judged on.
+	Open *openResult `json:"open_loop"`
 }
 
 type lightResult struct {
@@ -69,14 +71,15 @@ type report struct {
 		GoVersion string `json:"go_version"`
 	} `json:"machine"`
 	Setup struct {
-		Nodes      int    `json:"nodes"`
-		Engine     string `json:"engine"`
-		Pools      int    `json:"pools"`
-		Clients    int    `json:"clients"`
-		Pairs      int    `json:"create_snapshot_pairs_per_level"`
-		Mode       string `json:"mode"`
-		Path       string `json:"path"`
-		Definition string `json:"definitions"`
+		Nodes      int      `json:"nodes"`
+		Engine     string   `json:"engine"`
+		Pools      int      `json:"pools"`
+		Clients    int      `json:"clients"`
+		Pairs      int      `json:"create_snapshot_pairs_per_level"`
+		Mode       string   `json:"mode"`
+		Path       string   `json:"path"`
+		Definition string   `json:"definitions"`
+		Open       *openCfg `json:"open_loop,omitempty"`
 	} `json:"setup"`
 	Levels    []levelResult   `json:"levels"`
 	CostRatio float64         `json:"per_op_cost_ratio_last_vs_first"`
@@ -94,15 +97,27 @@ func main() {
 	light := flag.Int("light-clients", 4, "clients of the light-load latency run")
 	keep := flag.Bool("keep", false, "keep the temp directory")
 	asProcs := flag.Bool("procs", true, "run the nodes as `thinraft agent` processes (per-node RSS); false: node.Run goroutines in this process")
-	prof := flag.String("cpuprofile", "", "write a CPU profile of the last level's timed run here")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the last level's timed runs (saturated, light, open loop) here")
+	logLevel := flag.String("log-level", "warn", "the nodes' log level (debug, info, warn, error; logs kept with -keep)")
+	var ol openCfg
+	flag.Float64Var(&ol.Rate, "open-rate", 1000, "arrivals per second of the open-loop (fixed-rate) run; 0 skips it")
+	flag.IntVar(&ol.Ops, "open-ops", 3000, "operations counted in the open-loop run")
+	flag.IntVar(&ol.Warmup, "open-warmup", 300, "operations offered before the counted ones (connections, caches)")
 	flag.Parse()
-	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs); err != nil {
+	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs, *logLevel, ol); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool) error {
+// openCfg is the open-loop run's shape.
+type openCfg struct {
+	Rate   float64 `json:"target_ops_per_s"`
+	Ops    int     `json:"ops"`
+	Warmup int     `json:"warmup_ops"`
+}
+
+func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool, logLevel string, ol openCfg) error {
 	var levels []int
 	for _, s := range strings.Split(levelsF, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -124,7 +139,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs)
+	r, err := startRig(dir, 3, asProcs, logLevel)
 	if err != nil {
 		return err
 	}
@@ -154,13 +169,19 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		return fmt.Errorf("create vg: %w", err)
 	}
 	// One pool per node: every agent executes (and batches) its share.
+	poolNode := map[string]string{}
 	for _, cfg := range r.cfgs {
 		name := "pool-" + cfg.ID
-		if _, err := admin.CreatePool(ctx, l.vg, api.PoolCreateRequest{Name: name, Node: cfg.ID, ChunkSectors: 128,
+		if p, err := admin.CreatePool(ctx, l.vg, api.PoolCreateRequest{Name: name, Node: cfg.ID, ChunkSectors: 128,
 			DataBytes: 1 << 30, MetaBytes: 1 << 30}); err != nil {
 			return fmt.Errorf("create pool %s: %w", name, err)
+		} else {
+			poolNode[p.UUID] = cfg.ID
 		}
 		l.pools = append(l.pools, name)
+	}
+	if ol.Rate > 0 {
+		rep.Setup.Open = &ol
 	}
 	rep.Setup.Nodes, rep.Setup.Engine, rep.Setup.Pools, rep.Setup.Clients, rep.Setup.Pairs = 3, "emu (userspace)", len(l.pools), nClients, pairs
 	rep.Setup.Mode = "3 node.Run goroutines in the bench process"
@@ -168,7 +189,8 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		rep.Setup.Mode = "3 `thinraft agent` processes (built from cmd/thinraft), clients in the bench process"
 	}
 	rep.Setup.Path = "HTTPS API on any node (followers forward to the leader) -> Raft (3 voters, mTLS) -> agent of the pool's node (batched) -> thinpool -> userspace engine; every timed call uses ?wait"
-	rep.Setup.Definition = "ops = create and snapshot calls, each timed from the API call to its answer after the operation completed; ops/s = ops / wall time with all clients busy; wall_ms_per_op = wall time / ops (the per-op cost); volumes_at_start counts volumes and snapshots"
+	rep.Setup.Definition = "ops = create and snapshot calls, each timed from the API call to its answer after the operation completed; ops/s = ops / wall time with all clients busy; wall_ms_per_op = wall time / ops (the per-op cost); volumes_at_start counts volumes and snapshots; " +
+		"open_loop: arrivals on a fixed schedule at target_ops_per_s (alternating create and snapshot, each call with ?wait, a goroutine per arrival over all clients), latency from the scheduled arrival to the answer (queueing and dispatch lag counted: no coordinated omission)"
 
 	have := 0
 	for li, target := range levels {
@@ -186,8 +208,8 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 			return err
 		}
 		samples, elapsed, err := l.measure(ctx, nClients, pairs, fmt.Sprintf("m%d", li))
-		stopProf()
 		if err != nil {
+			stopProf()
 			return err
 		}
 		lr := levelResult{Target: target, VolumesAtStart: have, VolumesAtEnd: have + 2*pairs, FillS: fillS,
@@ -202,10 +224,39 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		lightPairs := max(pairs/4, 1)
 		ls, le, err := l.measure(ctx, nLight, lightPairs, fmt.Sprintf("l%d", li))
 		if err != nil {
+			stopProf()
 			return err
 		}
 		have += 2 * lightPairs
 		lr.Light = lightResult{Clients: nLight, Ops: len(ls), OpsPerS: float64(len(ls)) / le.Seconds(), All: distOf(ls, "")}
+		if ol.Rate <= 0 {
+			stopProf()
+		} else {
+			ci, err := admin.Cluster(ctx)
+			if err != nil {
+				return fmt.Errorf("cluster info: %w", err)
+			}
+			origins := make([]string, pairs)
+			for j := range origins {
+				origins[j] = fmt.Sprintf("m%d-%d", li, j)
+			}
+			or, err := l.openLoop(ctx, ol.Rate, ol.Warmup, ol.Ops, origins, fmt.Sprintf("o%d", li), ci.LeaderID, poolNode)
+			stopProf()
+			if err != nil {
+				return err
+			}
+			have += ol.Warmup + ol.Ops
+			lr.Open = or
+			fmt.Printf("level %d open loop (%.0f/s offered, %.0f/s completed, max %d in flight): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+				target, or.OfferedOpsPerS, or.CompletedOpsPerS, or.MaxInFlight, or.All.P50Ms, or.All.P90Ms, or.All.P99Ms, or.All.MaxMs)
+			for _, g := range []struct {
+				name string
+				d    stageDists
+			}{{"pool on leader", or.Stages.PoolOnLeader}, {"pool on follower", or.Stages.PoolOnFollower}} {
+				fmt.Printf("  %-16s n=%d arrive p50/p99 %.1f/%.1f  execute %.1f/%.1f  complete %.1f/%.1f ms\n", g.name, g.d.Execute.N,
+					g.d.Arrive.P50Ms, g.d.Arrive.P99Ms, g.d.Execute.P50Ms, g.d.Execute.P99Ms, g.d.Complete.P50Ms, g.d.Complete.P99Ms)
+			}
+		}
 		fmt.Printf("level %d light (%d clients): %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, nLight, lr.Light.OpsPerS, lr.Light.All.P50Ms, lr.Light.All.P99Ms)
 		fmt.Printf("level %d: %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, lr.OpsPerS, lr.All.P50Ms, lr.All.P99Ms)
 		rep.Levels = append(rep.Levels, lr)
@@ -271,11 +322,25 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		maxP99 = max(maxP99, lv.All.P99Ms)
 	}
 	rep.Goals = map[string]goal{
-		"ops_per_s":  {Want: ">= 1000 create+snapshot ops/s at every level", Measured: minOps, Met: minOps >= goalOpsPerS},
-		"p99_ms":     {Want: "p99 < 20 ms at every level", Measured: maxP99, Met: maxP99 < goalP99Ms},
+		"ops_per_s":  {Want: ">= 1000 create+snapshot ops/s at every level (saturated closed loop)", Measured: minOps, Met: minOps >= goalOpsPerS},
 		"cost_ratio": {Want: "per-op cost at the last level within 1.5x of the first", Measured: rep.CostRatio, Met: rep.CostRatio <= goalCostRatio},
 		"restore_s":  {Want: "Raft snapshot restore < 5 s at the last level", Measured: rr.RestoreS, Met: rr.RestoreS < goalRestoreS},
 		"rss_mb":     {Want: rssWant, Measured: float64(rssGoal) / (1 << 20), Met: rssGoal < goalRSSBytes},
+	}
+	if ol.Rate > 0 {
+		// The latency goal is judged where the goal states it: at the goal's
+		// rate, offered on a schedule. Closed-loop percentiles at saturation
+		// measure the queue the clients themselves build (Little's law).
+		openP99, keptUp := 0.0, true
+		for _, lv := range rep.Levels {
+			openP99 = max(openP99, lv.Open.All.P99Ms)
+			keptUp = keptUp && lv.Open.OfferedOpsPerS >= 0.99*goalOpsPerS && lv.Open.CompletedOpsPerS >= 0.97*lv.Open.OfferedOpsPerS
+		}
+		rep.Goals["p99_ms"] = goal{Want: "p99 < 20 ms at every level with 1000 ops/s offered open-loop (and completed)", Measured: openP99,
+			Met: openP99 < goalP99Ms && keptUp && ol.Rate >= goalOpsPerS}
+		rep.Goals["saturated_p99_ms"] = goal{Want: "informative: p99 of the saturated closed loop (not the goal's measure)", Measured: maxP99, Met: maxP99 < goalP99Ms}
+	} else {
+		rep.Goals["p99_ms"] = goal{Want: "p99 < 20 ms at every level (saturated closed loop: no open-loop run)", Measured: maxP99, Met: maxP99 < goalP99Ms}
 	}
 	b, err := json.MarshalIndent(&rep, "", "  ")
 	if err != nil {
