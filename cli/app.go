@@ -131,6 +131,9 @@ func Run(ctx context.Context, env *Env, argv []string) int {
 		return ExitOK
 	}
 	var ee *ExitError
+	if err.Error() == "" {
+		return ExitCode(err)
+	}
 	if errors.As(err, &ee) && ee.Plain {
 		fmt.Fprintln(env.Stderr, oneLine(err.Error()))
 	} else {
@@ -189,6 +192,14 @@ const (
 func (a *app) out() io.Writer { return a.env.Stdout }
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.env.Stdout, format, args...) }
+
+// noteErr prints an error as one of several on stderr (nothing for an
+// error already reported).
+func (a *app) noteErr(err error) {
+	if msg := oneLine(err.Error()); msg != "" {
+		a.note("%s", msg)
+	}
+}
 
 // note prints LVM's indented informational line on stderr (warnings and
 // notes, as LVM does).

@@ -50,6 +50,8 @@ func TestCommandMapping(t *testing.T) {
 		code        int
 		writes      []string
 		out         string // substring of stdout (or stderr when code != 0)
+		prompt      string // substring of stdout
+		multi       bool   // several LVs: one error line each
 	}{
 		// Pools: sizes, LVM's defaults, placement on the emptiest up node.
 		{line: "lvcreate --type thin-pool -L8M -n pool1 vg", writes: []string{"pool_create vg/pool1 node=n2 chunk=128 data=8388608 meta=2097152 zero=true discards=passdown einospc=false"}, out: `  Logical volume "pool1" created.`},
@@ -116,18 +118,21 @@ func TestCommandMapping(t *testing.T) {
 		{line: "lvchange vg/thin1", code: 3, out: "needs something to change"},
 		{line: "lvchange -a maybe vg/thin1", code: 3},
 		// lvremove prompts like LVM, default no; -y and -f do not ask.
-		{line: "lvremove vg/thin1", stdin: "n\n", out: `Do you really want to remove active logical volume vg/thin1? [y/n]:   Logical volume "thin1" not removed.`},
-		{line: "lvremove vg/thin1", stdin: "", out: `Logical volume "thin1" not removed.`},
-		{line: "lvremove vg/thin1", stdin: "maybe\ny\n", writes: []string{"volume_delete vg/thin1"}, out: `Logical volume "thin1" successfully removed.`},
+		{line: "lvremove vg/thin1", stdin: "n\n", code: 5, out: `Logical volume "thin1" not removed.`},
+		{line: "lvremove vg/thin1", stdin: "", code: 5, out: `Logical volume "thin1" not removed.`},
+		{line: "lvremove vg/thin1", stdin: "maybe\ny\n", prompt: "Do you really want to remove active logical volume vg/thin1? [y/n]: Do you really want", writes: []string{"volume_delete vg/thin1"}, out: `Logical volume "thin1" successfully removed.`},
 		{line: "lvremove -y vg/thin1", writes: []string{"volume_delete vg/thin1"}},
 		{line: "lvremove -f vg/pool0", writes: []string{"volume_delete vg/thin1", "pool_delete vg/pool0"}},
 		{line: "lvremove vg/pool0", stdin: "y\ny\ny\n", writes: []string{"volume_delete vg/thin1", "pool_delete vg/pool0"}, out: `Removing pool "pool0" will remove 1 dependent volume(s). Proceed? [y/n]: `},
-		{line: "lvremove vg/pool0", stdin: "y\nn\n", out: `Logical volume "pool0" not removed.`},
+		{line: "lvremove vg/pool0", stdin: "y\nn\n", code: 5, multi: true, out: "  Logical volume \"thin1\" not removed.\n  Logical volume \"pool0\" not removed.\n"},
+		{line: "lvremove vg/pool0", stdin: "y\ny\nn\n", code: 5, writes: []string{"volume_delete vg/thin1"}, out: `Logical volume "pool0" not removed.`},
+		{line: "lvremove vg/thin1 vg/nothere vg/pool0", stdin: "y\ny\n", code: 5, writes: []string{"volume_delete vg/thin1", "pool_delete vg/pool0"}, out: `Failed to find logical volume "vg/nothere"`},
 		{line: "lvremove vg/nothere", code: 5, out: `Failed to find logical volume "vg/nothere"`},
 		{line: "lvremove", code: 3},
 		// vgremove removes the LVs after a prompt.
 		{line: "vgremove -f vg", writes: []string{"volume_delete vg/thin1", "pool_delete vg/pool0", "vg_delete vg"}, out: `Volume group "vg" successfully removed`},
-		{line: "vgremove vg", stdin: "n\n", out: `Volume group "vg" not removed`},
+		{line: "vgremove vg", stdin: "n\n", code: 5, out: `Volume group "vg" not removed`},
+		{line: "vgremove vg", stdin: "y\nn\ny\n", code: 5, multi: true, out: "  Logical volume \"thin1\" not removed.\n  Logical volume \"pool0\" not removed.\n  Volume group \"vg\" not removed\n"},
 		{line: "vgcreate vg2 /dev/sdb -l 10 --addtag t", writes: []string{"vg_create vg2 tags=[t] max=10"}, out: `Volume group "vg2" successfully created`},
 		// lvconvert.
 		{line: "lvconvert --type thin-pool --poolmetadata vg/m vg/d", code: 3, out: "not supported by thinraft"},
@@ -142,6 +147,7 @@ func TestCommandMapping(t *testing.T) {
 		{line: "lvextend -L 2G --poolmetadatasize 1G vg/pool0", writes: []string{"pool_grow vg/pool0 data=2147483648 meta=1073741824"}},
 		{line: "lvextend -L 512M vg/pool0", code: 3, out: "do not shrink"},
 		{line: "node remove n3", stdin: "n\n"},
+		{line: "vgremove nosuch", code: 5, out: `Volume group "nosuch" not found`},
 	} {
 		t.Run(c.line, func(t *testing.T) {
 			f := seeded(t)
@@ -155,12 +161,15 @@ func TestCommandMapping(t *testing.T) {
 			where := out
 			if c.code != 0 {
 				where = errOut
-				if strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				if strings.Count(strings.TrimSpace(errOut), "\n") != 0 && !c.multi {
 					t.Errorf("error is not one line: %q", errOut)
 				}
 			}
 			if !strings.Contains(where, c.out) {
 				t.Errorf("output %q does not contain %q", where, c.out)
+			}
+			if !strings.Contains(out, c.prompt) {
+				t.Errorf("stdout %q does not contain %q", out, c.prompt)
 			}
 		})
 	}

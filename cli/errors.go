@@ -45,6 +45,11 @@ func failf(format string, a ...any) error {
 	return &ExitError{Code: ExitFailed, Err: fmt.Errorf(format, a...)}
 }
 
+// errReported ends a command with exit 5 after its errors were printed
+// one per line as they happened (several LVs, each refused or declined on
+// its own): Run prints nothing more.
+func errReported() error { return &ExitError{Code: ExitFailed, Err: errors.New("")} }
+
 // ExitCode maps an error to the process exit code: ExitError's own code,
 // else 5 (LVM's "failed").
 func ExitCode(err error) int {

@@ -37,20 +37,25 @@ func (a *app) lvremove(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	yes := cmd.Bool("force") || cmd.Bool("yes")
-	var failed error
+	failed := false
 	for _, arg := range args {
 		r := parseRef(arg)
+		var err error
 		if r.VG == "" {
-			if err := a.removeVGLVs(ctx, cl, r.LV, yes); err != nil {
-				failed = err
-			}
-			continue
+			err = a.removeVGLVs(ctx, cl, r.LV, yes)
+		} else {
+			err = a.removeLV(ctx, cl, r, yes)
 		}
-		if err := a.removeLV(ctx, cl, r, yes); err != nil {
-			failed = err
+		if err != nil {
+			// LVM goes on with the other LVs and fails at the end.
+			a.noteErr(err)
+			failed = true
 		}
 	}
-	return failed
+	if failed {
+		return errReported()
+	}
+	return nil
 }
 
 // removeVGLVs removes every LV of a VG: volumes first, then pools, a
@@ -61,21 +66,28 @@ func (a *app) removeVGLVs(ctx context.Context, cl API, vg string, yes bool) erro
 		return err
 	}
 	s := states[0]
-	var failed error
+	failed := false
+	kept := map[string]bool{}
 	for _, v := range s.Volumes {
 		if err := a.removeVolume(ctx, cl, vg, v, yes); err != nil {
-			a.note("%v", err)
-			failed = err
+			a.noteErr(err)
+			failed = true
+			kept[v.Pool] = true
 		}
 	}
 	for _, p := range s.Pools {
+		if kept[p.UUID] {
+			// A volume the user kept keeps its pool.
+			a.note("Logical volume \"%s\" not removed.", p.Name)
+			continue
+		}
 		if err := a.removePool(ctx, cl, vg, p.Name, nil, yes); err != nil {
-			a.note("%v", err)
-			failed = err
+			a.noteErr(err)
+			failed = true
 		}
 	}
-	if failed != nil {
-		return failf("some logical volumes of %s were not removed", vg)
+	if failed {
+		return errReported()
 	}
 	return nil
 }
@@ -111,8 +123,7 @@ func (a *app) removeLV(ctx context.Context, cl API, r lvRef, yes bool) error {
 
 func (a *app) removeVolume(ctx context.Context, cl API, vg string, v metadata.Volume, yes bool) error {
 	if v.Active && !a.confirm(yes, "Do you really want to remove active logical volume %s/%s?", vg, v.Name) {
-		a.printf("  Logical volume \"%s\" not removed.\n", v.Name)
-		return nil
+		return failf("Logical volume \"%s\" not removed.", v.Name)
 	}
 	what := fmt.Sprintf("remove logical volume %s/%s", vg, v.Name)
 	r, err := cl.DeleteVolume(ctx, vg, v.Name, client.Wait(quickWait))
@@ -132,29 +143,18 @@ func (a *app) removeVolume(ctx context.Context, cl API, vg string, v metadata.Vo
 func (a *app) removePool(ctx context.Context, cl API, vg, pool string, deps []metadata.Volume, yes bool) error {
 	if len(deps) > 0 {
 		if !a.confirm(yes, "Removing pool \"%s\" will remove %d dependent volume(s). Proceed?", pool, len(deps)) {
-			a.printf("  Logical volume \"%s\" not removed.\n", pool)
-			return nil
+			return failf("Logical volume \"%s\" not removed.", pool)
 		}
 		for _, v := range deps {
+			// A dependent the user keeps keeps the pool.
 			if err := a.removeVolume(ctx, cl, vg, v, yes); err != nil {
-				return err
-			}
-		}
-		// A dependent the user kept keeps the pool.
-		states, err := gather(ctx, cl, []string{vg})
-		if err != nil {
-			return err
-		}
-		for _, v := range states[0].Volumes {
-			if states[0].poolName(v.Pool) == pool {
-				a.printf("  Logical volume \"%s\" not removed.\n", pool)
-				return nil
+				a.noteErr(err)
+				return failf("Logical volume \"%s\" not removed.", pool)
 			}
 		}
 	}
 	if !a.confirm(yes, "Do you really want to remove active logical volume %s/%s?", vg, pool) {
-		a.printf("  Logical volume \"%s\" not removed.\n", pool)
-		return nil
+		return failf("Logical volume \"%s\" not removed.", pool)
 	}
 	if err := cl.DeletePool(ctx, vg, pool); err != nil {
 		return apiErr(fmt.Sprintf("remove thin pool %s/%s", vg, pool), err)

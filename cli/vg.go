@@ -78,32 +78,39 @@ func (a *app) vgremove(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	yes := cmd.Bool("force") || cmd.Bool("yes")
+	failed := false
 	for _, vg := range args {
-		states, err := gather(ctx, cl, []string{vg})
-		if err != nil {
-			return err
+		if err := a.removeVG(ctx, cl, vg, yes); err != nil {
+			a.noteErr(err)
+			failed = true
 		}
-		s := states[0]
-		if n := len(s.Pools) + len(s.Volumes); n > 0 {
-			if !a.confirm(yes, "Do you really want to remove volume group \"%s\" containing %d logical volumes?", vg, n) {
-				a.printf("  Volume group \"%s\" not removed\n", vg)
-				continue
-			}
-			if err := a.removeVGLVs(ctx, cl, vg, yes); err != nil {
-				return err
-			}
-			if rest, err := gather(ctx, cl, []string{vg}); err != nil {
-				return err
-			} else if len(rest[0].Pools)+len(rest[0].Volumes) > 0 {
-				a.printf("  Volume group \"%s\" not removed\n", vg)
-				continue
-			}
-		}
-		if err := cl.DeleteVG(ctx, vg); err != nil {
-			return apiErr("remove volume group "+vg, err)
-		}
-		a.printf("  Volume group \"%s\" successfully removed\n", vg)
 	}
+	if failed {
+		return errReported()
+	}
+	return nil
+}
+
+// removeVG removes one VG, its LVs first after LVM's prompts.
+func (a *app) removeVG(ctx context.Context, cl API, vg string, yes bool) error {
+	states, err := gather(ctx, cl, []string{vg})
+	if err != nil {
+		return err
+	}
+	s := states[0]
+	if n := len(s.Pools) + len(s.Volumes); n > 0 {
+		if !a.confirm(yes, "Do you really want to remove volume group \"%s\" containing %d logical volumes?", vg, n) {
+			return failf("Volume group \"%s\" not removed", vg)
+		}
+		if err := a.removeVGLVs(ctx, cl, vg, yes); err != nil {
+			a.noteErr(err)
+			return failf("Volume group \"%s\" not removed", vg)
+		}
+	}
+	if err := cl.DeleteVG(ctx, vg); err != nil {
+		return apiErr("remove volume group "+vg, err)
+	}
+	a.printf("  Volume group \"%s\" successfully removed\n", vg)
 	return nil
 }
 
