@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// agent is one `thinraft agent` child.
+type agent struct {
+	id   string
+	cmd  *exec.Cmd
+	done chan struct{}
+	// err is cmd.Wait's result, valid once done is closed.
+	err error
+}
+
+// agents owns every `thinraft agent` process the demo starts. Each runs in
+// its own process group, so a Ctrl-C on the terminal reaches only the demo,
+// which then stops them in order; and a group can be checked as a whole
+// for leftovers (an agent's own children included).
+type agents struct {
+	bin, dir string
+
+	mu      sync.Mutex
+	running map[string]*agent
+	// pgids of every agent ever started, for the final leftover check.
+	pgids []int
+}
+
+func newAgents(bin, dir string) *agents {
+	return &agents{bin: bin, dir: dir, running: map[string]*agent{}}
+}
+
+func (a *agents) logPath(id string) string { return filepath.Join(a.dir, id+".log") }
+
+// start runs `thinraft agent --config DIR/ID.json`, its log (JSON lines)
+// appended to DIR/ID.log.
+func (a *agents) start(id string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running[id] != nil {
+		return fmt.Errorf("start %s: already running", id)
+	}
+	lf, err := os.OpenFile(a.logPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	cmd := exec.Command(a.bin, "agent", "--config", filepath.Join(a.dir, id+".json"))
+	cmd.Stdout, cmd.Stderr = lf, lf
+	// Pdeathsig is the safety net for a demo killed with SIGKILL, which
+	// runs no cleanup: the kernel then kills the agents with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = lf.Close()
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	ag := &agent{id: id, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		ag.err = cmd.Wait()
+		_ = lf.Close()
+		close(ag.done)
+	}()
+	a.running[id] = ag
+	a.pgids = append(a.pgids, cmd.Process.Pid)
+	return nil
+}
+
+func (a *agents) take(id string) *agent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag := a.running[id]
+	delete(a.running, id)
+	return ag
+}
+
+// ids lists the running agents, sorted.
+func (a *agents) ids() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for id := range a.running {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// pid is the running agent's process id (0 if not running).
+func (a *agents) pid(id string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ag := a.running[id]; ag != nil {
+		return ag.cmd.Process.Pid
+	}
+	return 0
+}
+
+// kill sends SIGKILL to the agent's process group (kill -9: no shutdown
+// path runs) and reaps it.
+func (a *agents) kill(id string) error {
+	ag := a.take(id)
+	if ag == nil {
+		return fmt.Errorf("kill %s: not running", id)
+	}
+	_ = syscall.Kill(-ag.cmd.Process.Pid, syscall.SIGKILL)
+	<-ag.done
+	return nil
+}
+
+// stop sends SIGTERM and requires exit status 0 within grace; an agent
+// that does not exit by then is killed and reported.
+func (a *agents) stop(id string, grace time.Duration) error {
+	ag := a.take(id)
+	if ag == nil {
+		return fmt.Errorf("stop %s: not running", id)
+	}
+	if err := ag.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop %s: SIGTERM: %w", id, err)
+	}
+	select {
+	case <-ag.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-ag.cmd.Process.Pid, syscall.SIGKILL)
+		<-ag.done
+		return fmt.Errorf("stop %s: still running %v after SIGTERM; killed it (see %s)", id, grace, a.logPath(id))
+	}
+	if ag.err != nil {
+		return fmt.Errorf("stop %s: exited after SIGTERM with %v, want status 0 (see %s)", id, ag.err, a.logPath(id))
+	}
+	return nil
+}
+
+// stopAll stops every running agent: SIGTERM to all at once (so no node
+// waits for a quorum the others already left), then each must exit 0 in
+// grace; stragglers are killed. It returns every failure.
+func (a *agents) stopAll(grace time.Duration) error {
+	var taken []*agent
+	for _, id := range a.ids() {
+		ag := a.take(id)
+		_ = ag.cmd.Process.Signal(syscall.SIGTERM)
+		taken = append(taken, ag)
+	}
+	deadline := time.After(grace)
+	var errs []error
+	for _, ag := range taken {
+		select {
+		case <-ag.done:
+			if ag.err != nil {
+				errs = append(errs, fmt.Errorf("%s exited after SIGTERM with %v, want status 0 (see %s)", ag.id, ag.err, a.logPath(ag.id)))
+			}
+		case <-deadline:
+			_ = syscall.Kill(-ag.cmd.Process.Pid, syscall.SIGKILL)
+			<-ag.done
+			errs = append(errs, fmt.Errorf("%s still running %v after SIGTERM; killed it (see %s)", ag.id, grace, a.logPath(ag.id)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// leftovers checks that no process of any group the demo started exists
+// (reaped agents and anything they spawned). A group that still has a
+// member gets SIGKILL and is named in the error.
+func (a *agents) leftovers() error {
+	a.mu.Lock()
+	pgids := slices.Clone(a.pgids)
+	a.mu.Unlock()
+	var errs []error
+	for _, g := range pgids {
+		if err := syscall.Kill(-g, 0); !errors.Is(err, syscall.ESRCH) {
+			_ = syscall.Kill(-g, syscall.SIGKILL)
+			errs = append(errs, fmt.Errorf("process group %d still had a process after shutdown (signal 0: %v); killed it", g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
