@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,10 +251,14 @@ func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 		ops  []string
 		errs []error
 	)
+	var frozen atomic.Bool
 	streamed := make(chan struct{})
 	go func() {
 		defer close(streamed)
 		for i := range n {
+			for frozen.Load() && s.ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
 			var r *api.VolumeResponse
 			var err error
 			if i%4 == 3 && i/4 < 6 {
@@ -278,7 +283,8 @@ func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 		defer mu.Unlock()
 		return len(ops)
 	}
-	killedAt := s.killDuringStream(pool, before.TxnID, issued, n)
+	killedAt := s.killDuringStream(pool, before.TxnID, issued, n, &frozen)
+	frozen.Store(false)
 	if s.engine == engineKernel {
 		// The kernel's devices outlive their manager.
 		ps, info := kernelPoolStatus(s.ctx, s.t, pool)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,7 +20,8 @@ const settleTime = 2 * time.Second
 
 // killDuringStream kills pool's node with SIGKILL while a stream of n
 // operations runs on its pool (issued says how many were accepted; from
-// is the pool's txn before the stream) and returns the kernel's
+// is the pool's txn before the stream; the stream holds back while frozen
+// is set, so each try costs an op or two, not the rest of the stream) and returns the kernel's
 // transaction id at the kill when the kill landed in the completion gap
 // (0 otherwise).
 //
@@ -35,7 +37,7 @@ const settleTime = 2 * time.Second
 //
 // On emu the kernel lives inside the node: it kills once a batch has
 // completed while issued intents are still queued or executing.
-func (s *scenario) killDuringStream(pool metadata.Pool, from uint64, issued func() int, n int) uint64 {
+func (s *scenario) killDuringStream(pool metadata.Pool, from uint64, issued func() int, n int, frozen *atomic.Bool) uint64 {
 	s.t.Helper()
 	kill := func(how string, rec uint64) {
 		s.t.Logf("kill -9 %s (pool %s's node) %s: record txn %d, %d of %d ops issued", pool.Node, pool.Name, how, rec, issued(), n)
@@ -57,6 +59,7 @@ func (s *scenario) killDuringStream(pool metadata.Pool, from uint64, issued func
 			}
 			last = kt
 			tries++
+			frozen.Store(true)
 			s.c.signal(pool.Node, syscall.SIGSTOP)
 			rec := s.pool(pool.Name).TxnID
 			if rec < kt {
@@ -68,6 +71,7 @@ func (s *scenario) killDuringStream(pool metadata.Pool, from uint64, issued func
 				return kt
 			}
 			s.c.signal(pool.Node, syscall.SIGCONT)
+			frozen.Store(false)
 		}
 		kill("after the stream (the gap was not caught in "+itoa(uint64(tries))+" tries)", s.pool(pool.Name).TxnID)
 		return 0
