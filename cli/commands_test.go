@@ -106,6 +106,9 @@ func TestCommandMapping(t *testing.T) {
 		{line: "lvrename vg/thin1 other/t2", code: 3},
 		{line: "lvrename vg/thin1 pool0", code: 5, writes: []string{"volume_patch vg/thin1 name=pool0"}, out: `Logical Volume "pool0" already exists in volume group "vg"`},
 		{line: "pvs n1", out: "n1"},
+		{line: "lvs -S pool_lv=pool0 -o lv_name --noheadings", out: "  thin1\n"},
+		{line: "lvs -Ssegtype=thin-pool -o lv_name --noheadings", out: "  pool0\n"},
+		{line: "lvs -S lv_size>1 vg", code: 3, out: "cannot be selected on"},
 		{line: "pvs n9", code: 5, out: `Failed to find physical volume "n9"`},
 		{line: "lvrename vg/pool0 vg/p", code: 3, out: "renaming a thin pool"},
 		// lvchange.

@@ -62,12 +62,20 @@ func (a *app) lvsCmd() *ucli.Command {
 		Usage:     "report thin pools, thin volumes and snapshots",
 		ArgsUsage: "[VG|VG/LV ...]",
 		Flags: append(reportFlags(),
-			&ucli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "also the pools' hidden data and metadata LVs"}),
+			&ucli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "also the pools' hidden data and metadata LVs"},
+			&ucli.StringFlag{Name: "select", Aliases: []string{"S"}, Usage: "FIELD=VALUE, !=, =~, !~ joined by && || ! ( )"}),
 		Action: a.lvs,
 	}
 }
 
 func (a *app) lvs(ctx context.Context, cmd *ucli.Command) error {
+	var sel selector
+	if cmd.IsSet("select") {
+		var err error
+		if sel, err = parseSelect(cmd.String("select")); err != nil {
+			return err
+		}
+	}
 	cl, err := a.client(cmd)
 	if err != nil {
 		return err
@@ -88,7 +96,11 @@ func (a *app) lvs(ctx context.Context, cmd *ucli.Command) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, picked...)
+		for i := range picked {
+			if sel == nil || sel(&picked[i]) {
+				rows = append(rows, picked[i])
+			}
+		}
 	}
 	return a.reportErr(report.KindLV, report.LVs(a.env.Stdout, rows, reportOptions(cmd)))
 }
