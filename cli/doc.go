@@ -2,7 +2,9 @@
 // vgs, vgremove, vgdisplay, pvs, lvcreate, lvs, lvdisplay, lvremove,
 // lvextend, lvresize, lvreduce, lvrename, lvchange, lvconvert) with LVM's
 // option names, size rules, messages, prompts and exit codes, plus
-// `thinraft node` and `thinraft cluster status`, all over the cluster API.
+// `thinraft node`, `thinraft cluster status`, `thinraft nbd put|get`,
+// `thinraft vgcfgbackup` and `thinraft driver serve`, all over the cluster
+// API. docs/user-guide.md maps LVM's commands to these.
 //
 // Design. Commands are urfave/cli v3 commands (v3 parses options after
 // positional arguments, as LVM users type them: `lvcreate vg/pool -V 1G`).
@@ -15,6 +17,9 @@
 // work (create, snapshot, delete, revert) ask the API to wait (?wait) and
 // then wait for the operation, with a spinner only on a terminal; an
 // abandoned operation is the command's failure with the agent's reason.
+//
+// lvs -S takes a small selection language (selectexpr.go: string
+// comparisons joined by && || ! and parentheses), parsed before any call.
 //
 // Errors are one line naming the fix. Exit codes are LVM's: 0 ok, 3 an
 // invalid command line (including what thinraft deliberately does not
