@@ -106,7 +106,14 @@ func TestLVMThinExamples(t *testing.T) {
 		cmd.Stdin = strings.NewReader("")
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("thinraft %q: %v", args, err)
+		}
+		// No command may outlive the test's budget (a hung cluster
+		// would otherwise hold it until go test's own timeout).
+		stopper := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+		err := cmd.Wait()
+		stopper()
 		var ee *exec.ExitError
 		switch {
 		case err == nil:
