@@ -138,6 +138,9 @@ func (a *app) changeOne(ctx context.Context, cl API, r lvRef, p *lvchangePlan, n
 				if p.Patch.ReadOnly == nil && p.Patch.ActivationSkip == nil && len(p.AddTags)+len(p.DelTags) == 0 {
 					// A pool is active and monitored while its node
 					// runs: -a and --monitor have nothing to switch.
+					if p.Active != nil && !*p.Active && named {
+						a.note("Thin pool %s stays active while its node runs; deactivate its thin volumes instead.", r)
+					}
 					return nil
 				}
 				return notSupported("lvchange of a thin pool's settings", "change its thin volumes")
