@@ -1,0 +1,98 @@
+package raftnode
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// noCommitTimer is a timing under which raft never sends an AppendEntries
+// just to carry its commit index (the timer is an hour), so a follower
+// learns a commit only from a later entry.
+func noCommitTimer(cfg *Config) {
+	cfg.Timing = LoopbackTiming()
+	cfg.Timing.Commit = time.Hour
+	cfg.LogLevel = "error"
+}
+
+// followers returns the running nodes other than the leader.
+func (c *testCluster) followers(l *Node) []string {
+	var out []string
+	for _, id := range c.ids() {
+		if id != l.cfg.ID {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestCommitReachesFollowers: a command applied while nothing follows it
+// reaches the followers' FSMs through the leader's commit nudge, not
+// raft's CommitTimeout heartbeat (set to an hour here, so without the
+// nudge the followers would not apply it within the test's life).
+func TestCommitReachesFollowers(t *testing.T) {
+	c := newTestCluster(t, noCommitTimer)
+	c.bootstrap(3)
+	l := c.leader()
+	var want []string
+	for i := range 3 {
+		cmd := fmt.Sprintf("c%d", i)
+		if _, err := l.Apply(context.Background(), []byte(cmd)); err != nil {
+			t.Fatalf("apply %s: %v", cmd, err)
+		}
+		want = append(want, cmd)
+		c.converge(want, c.followers(l)...)
+	}
+	// The nudges' barriers count as applied once done, so a read whose
+	// commit index is a barrier need not start another.
+	deadline := time.Now().Add(10 * time.Second)
+	for l.fsm.applied() < l.raft.CommitIndex() {
+		if time.Now().After(deadline) {
+			t.Fatalf("leader's applied index %d stays below its commit index %d", l.fsm.applied(), l.raft.CommitIndex())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// BenchmarkFollowerSees measures, per command applied on an idle cluster,
+// the time from Apply's call to the moment both followers' FSMs hold it:
+// what a follower's agent waits before it can execute a queued intent.
+// "nudge" is the default; "commit_timer" turns the nudge off, leaving the
+// loopback timing's CommitTimeout (10-20 ms).
+func BenchmarkFollowerSees(b *testing.B) {
+	for _, mode := range []string{"nudge", "commit_timer"} {
+		b.Run(mode, func(b *testing.B) {
+			c := newTestCluster(b, func(cfg *Config) { cfg.LogLevel = "error" })
+			c.bootstrap(3)
+			l := c.leader()
+			if mode == "commit_timer" {
+				l.fsm.(*trackedFSM).nudge.Store(nil)
+			}
+			fs := c.followers(l)
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				cmd := fmt.Sprintf("c%d", i)
+				start := time.Now()
+				if _, err := l.Apply(context.Background(), []byte(cmd)); err != nil {
+					b.Fatal(err)
+				}
+				for _, id := range fs {
+					for {
+						if cmds := c.fsm(id).list(); len(cmds) > 0 && slices.Contains(cmds[max(0, len(cmds)-2):], cmd) {
+							break
+						}
+						time.Sleep(50 * time.Microsecond)
+					}
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
