@@ -2,13 +2,13 @@ package driver_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/thinraft/thinraft/cluster/api"
+	"github.com/thinraft/thinraft/cluster/node/nodetest"
 	"github.com/thinraft/thinraft/driver"
 )
 
@@ -165,9 +165,11 @@ func TestDriverContract(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
 	defer cancel()
-	tc := newTestCluster(t, 3)
-	cl := tc.client()
-	tc.ready(ctx, cl)
+	// Agents report usage every second so the driver's stats follow
+	// writes quickly; the nodes serve NBD for initialize_connection.
+	tc := nodetest.Start(t, 3, nodetest.Options{NBD: true, ReportInterval: time.Second})
+	cl := tc.Client()
+	tc.WaitReady(ctx, cl)
 	if _, err := cl.CreateVG(ctx, api.VGCreateRequest{Name: "vg0", MaxVolumes: 6}); err != nil {
 		t.Fatalf("create vg: %v", err)
 	}
@@ -180,7 +182,7 @@ func TestDriverContract(t *testing.T) {
 		}
 	}
 	d, err := driver.New(cl, driver.Config{VG: "vg0", BackendName: "thinraft-test", ReservedPercentage: 5,
-		OpTimeout: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(tc.logs, nil))})
+		OpTimeout: 30 * time.Second, Logger: tc.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,7 @@
 package apitest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -32,10 +29,9 @@ type Node struct {
 
 // Cluster is a set of in-process nodes.
 type Cluster struct {
-	t     testing.TB
-	CA    *pki.CA
-	Token string
-	logs  *syncBuf
+	Secrets
+	t    testing.TB
+	logs *LogBuffer
 
 	mu    sync.Mutex
 	nodes map[string]*Node
@@ -45,23 +41,13 @@ type Cluster struct {
 // in the metadata (node_join with its API address), as membership would.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
-	ca, err := pki.NewCA("apitest", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok [16]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		t.Fatal(err)
-	}
 	base := t.TempDir()
-	c := &Cluster{t: t, CA: ca, Token: hex.EncodeToString(tok[:]), logs: &syncBuf{}, nodes: map[string]*Node{}}
+	c := &Cluster{Secrets: NewSecrets(t, "apitest"), t: t, logs: &LogBuffer{}, nodes: map[string]*Node{}}
 	t.Cleanup(func() {
 		for _, id := range c.IDs() {
 			c.Kill(id)
 		}
-		if t.Failed() {
-			t.Logf("raft log:\n%s", c.logs.String())
-		}
+		c.logs.LogIfFailed(t, "raft log")
 	})
 	var peers []raftnode.Peer
 	for i := 1; i <= n; i++ {
@@ -279,22 +265,4 @@ func (c *Cluster) Converge() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuf collects raft's logs for a failing test's output.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
