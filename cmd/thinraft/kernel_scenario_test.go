@@ -233,6 +233,18 @@ func (s *scenario) killLeader() {
 // and drain the queue.
 func (s *scenario) killOwnerMidBatch(pool metadata.Pool) {
 	s.t.Helper()
+	// Talk only to the other nodes meanwhile: a frozen node accepts
+	// connections and answers nothing, which would eat a request's whole
+	// retry budget.
+	var others []string
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if id != pool.Node {
+			others = append(others, id)
+		}
+	}
+	all := s.cl
+	s.cl = s.c.client(others...)
+	defer func() { s.cl = all }()
 	// Volumes the stream deletes.
 	var pre []string
 	for i := range 6 {
