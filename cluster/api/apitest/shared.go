@@ -62,6 +62,7 @@ func (l *LogBuffer) String() string {
 // t has failed; harnesses call it last in their cleanup, after the nodes
 // stopped, so their shutdown is included.
 func (l *LogBuffer) LogIfFailed(t testing.TB, title string) {
+	t.Helper()
 	if !t.Failed() {
 		return
 	}
