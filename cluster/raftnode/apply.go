@@ -255,9 +255,10 @@ func newTracker(f raft.FSM) fsmTracker {
 // leader's FSM applies commands, the nudge appends a barrier entry: raft
 // replicates it at once, and its AppendEntries carries the commit index.
 // Barriers are not commands (no FSM sees them), so they trigger no further
-// nudge; one is in flight at a time, and pokes while it is coalesce into
-// one more round, so under load the nudges ride in the batches raft writes
-// anyway.
+// nudge; one is in flight at a time, pokes while it is coalesce into one
+// more round, and a round is skipped when an entry was appended after the
+// commit it would carry (that entry's AppendEntries carries it), so under
+// load the nudges cost almost nothing.
 type commitNudge struct {
 	r       *raft.Raft
 	timeout time.Duration
@@ -265,10 +266,22 @@ type commitNudge struct {
 	// state: 0 idle, 1 a round running, 2 a round running and another
 	// poke since it started.
 	state atomic.Int32
+	// last is the highest leader log index seen by a poke: an entry after
+	// it was appended once the commit being nudged was known, so its
+	// AppendEntries already carries that commit and no barrier is needed.
+	last atomic.Uint64
+	// barriers counts the barriers appended (tests, benchmarks).
+	barriers atomic.Int64
 }
 
 // poke asks for a round; it never blocks (it runs on raft's FSM goroutine).
 func (c *commitNudge) poke() {
+	for l := c.r.LastIndex(); ; {
+		cur := c.last.Load()
+		if cur >= l || c.last.CompareAndSwap(cur, l) {
+			break
+		}
+	}
 	for {
 		switch s := c.state.Load(); s {
 		case 0:
@@ -301,10 +314,13 @@ func (c *commitNudge) run() {
 // barrier's: a linearizable read whose commit index is that barrier then
 // takes the fast path.
 func (c *commitNudge) round() {
-	if c.r.State() != raft.Leader {
+	if c.r.State() != raft.Leader || c.r.LastIndex() > c.last.Load() {
+		// Under load the next batch was appended after the commit: it
+		// carries the commit index, and the barrier would only cost a write.
 		return
 	}
 	f := c.r.Barrier(c.timeout)
+	c.barriers.Add(1)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	t := time.NewTimer(c.timeout)

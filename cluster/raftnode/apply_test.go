@@ -99,16 +99,19 @@ func BenchmarkFollowerSees(b *testing.B) {
 	}
 }
 
-// BenchmarkApplyLoaded measures what the nudge costs under load: 16
-// writers apply b.N commands on the leader, with and without the nudge
+// BenchmarkApplyLoaded measures what the nudge costs under load: writers
+// (16, and 2: a light load where nudges are most frequent) apply b.N commands on the leader, with and without the nudge
 // (applies/s; the nudges' barriers ride in the batches raft writes anyway).
 func BenchmarkApplyLoaded(b *testing.B) {
-	for _, mode := range []string{"nudge", "commit_timer"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, bc := range []struct {
+		mode    string
+		writers int
+	}{{"nudge", 16}, {"commit_timer", 16}, {"nudge", 2}, {"commit_timer", 2}} {
+		b.Run(fmt.Sprintf("%s/writers=%d", bc.mode, bc.writers), func(b *testing.B) {
 			c := newTestCluster(b, func(cfg *Config) { cfg.LogLevel = "error" })
 			c.bootstrap(3)
 			l := c.leader()
-			if mode == "commit_timer" {
+			if bc.mode == "commit_timer" {
 				l.fsm.(*trackedFSM).nudge.Store(nil)
 			}
 			cmd := make([]byte, 64)
@@ -116,7 +119,7 @@ func BenchmarkApplyLoaded(b *testing.B) {
 			var wg sync.WaitGroup
 			b.ResetTimer()
 			start := time.Now()
-			for range 16 {
+			for range bc.writers {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -130,6 +133,9 @@ func BenchmarkApplyLoaded(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "applies/s")
+			if nu := l.fsm.(*trackedFSM).nudge.Load(); nu != nil {
+				b.ReportMetric(float64(nu.barriers.Load())/float64(b.N), "barriers/apply")
+			}
 		})
 	}
 }
