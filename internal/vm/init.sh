@@ -14,6 +14,8 @@ export PATH=/bin
 for m in $(cat /modules.order); do
 	insmod /lib/modules/$m.ko || echo "vmtest: insmod $m failed"
 done
+# Loopback is down at boot; tests that listen on 127.0.0.1 need it.
+ip link set lo up || echo "vmtest: lo up failed"
 rc=0
 R=/newroot
 mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=262144,cache=loose hostroot $R || rc=90
