@@ -76,6 +76,7 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 // error is the first failure; cleanup failures are joined to it.
 func run(ctx context.Context, o options, out io.Writer) (err error) {
 	start := time.Now()
+	interrupted := ctx.Done()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	tmp, err := os.MkdirTemp("", "thinraft-demo-")
@@ -90,7 +91,12 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 		switch {
 		case err != nil:
-			d.showLogs()
+			select {
+			case <-interrupted:
+				// The user stopped it: the logs' tails are noise then.
+			default:
+				d.showLogs()
+			}
 			fmt.Fprintf(out, "\nkept %s for a look (configs, node logs nI.log, data)\n", tmp)
 		case o.keep:
 			fmt.Fprintf(out, "kept %s\n", tmp)

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -147,7 +149,8 @@ func (a *agents) stopAll(grace time.Duration) error {
 		_ = ag.cmd.Process.Signal(syscall.SIGTERM)
 		taken = append(taken, ag)
 	}
-	deadline := time.After(grace)
+	// One deadline for all: each wait gets what is left of it.
+	deadline := time.Now().Add(grace)
 	var errs []error
 	for _, ag := range taken {
 		select {
@@ -155,7 +158,7 @@ func (a *agents) stopAll(grace time.Duration) error {
 			if ag.err != nil {
 				errs = append(errs, fmt.Errorf("%s exited after SIGTERM with %v, want status 0 (see %s)", ag.id, ag.err, a.logPath(ag.id)))
 			}
-		case <-deadline:
+		case <-time.After(time.Until(deadline)):
 			_ = syscall.Kill(-ag.cmd.Process.Pid, syscall.SIGKILL)
 			<-ag.done
 			errs = append(errs, fmt.Errorf("%s still running %v after SIGTERM; killed it (see %s)", ag.id, grace, a.logPath(ag.id)))
@@ -164,19 +167,72 @@ func (a *agents) stopAll(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// leftovers checks that no process of any group the demo started exists
-// (reaped agents and anything they spawned). A group that still has a
-// member gets SIGKILL and is named in the error.
+// leftovers checks that no live process is in any group the demo
+// started (reaped agents and anything they spawned). Zombies do not count:
+// a killed agent's child is a zombie until init reaps it, and runs no more.
+// A group with a live member gets SIGKILL and is named in the error.
 func (a *agents) leftovers() error {
 	a.mu.Lock()
 	pgids := slices.Clone(a.pgids)
 	a.mu.Unlock()
+	live, err := liveInGroups(pgids)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, g := range pgids {
-		if err := syscall.Kill(-g, 0); !errors.Is(err, syscall.ESRCH) {
+		if pids := live[g]; len(pids) > 0 {
 			_ = syscall.Kill(-g, syscall.SIGKILL)
-			errs = append(errs, fmt.Errorf("process group %d still had a process after shutdown (signal 0: %v); killed it", g, err))
+			errs = append(errs, fmt.Errorf("process group %d (an agent's) still had live processes %v after shutdown; killed them", g, pids))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// liveInGroups lists, from /proc, the processes that are not zombies in
+// each of the process groups.
+func liveInGroups(pgids []int) (map[int][]int, error) {
+	want := map[int]bool{}
+	for _, g := range pgids {
+		want[g] = true
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	out := map[int][]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		state, pgrp, ok := parseStat(string(b))
+		if ok && want[pgrp] && state != "Z" && state != "X" {
+			out[pgrp] = append(out[pgrp], pid)
+		}
+	}
+	return out, nil
+}
+
+// parseStat reads the state and process group from /proc/PID/stat:
+// "pid (comm) state ppid pgrp ...", where comm may hold spaces and
+// parentheses, so fields count from the last ')'.
+func parseStat(stat string) (state string, pgrp int, ok bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 3 {
+		return "", 0, false
+	}
+	g, err := strconv.Atoi(f[2])
+	if err != nil {
+		return "", 0, false
+	}
+	return f[0], g, true
 }

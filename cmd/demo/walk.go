@@ -145,7 +145,7 @@ func (d *demo) put(ctx context.Context, p pattern) error {
 	}
 	args := []string{"nbd", "put", vg + "/thin1", file}
 	if p.base != 0 {
-		args = append(args, "--offset", strconv.FormatInt(p.base, 10))
+		args = append(args, "--offset", fmt.Sprintf("%dm", p.base/mib))
 	}
 	_, err := d.sh.run(ctx, args...)
 	return err
