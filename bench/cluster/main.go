@@ -36,6 +36,7 @@ type levelResult struct {
 	ElapsedS       float64 `json:"elapsed_s"`
 	OpsPerS        float64 `json:"create_snapshot_ops_per_s"`
 	CostMsPerOp    float64 `json:"wall_ms_per_op"`
+	CPU            cpuCost `json:"cpu"`
 	All            dist    `json:"latency_all"`
 	Create         dist    `json:"latency_create"`
 	Snapshot       dist    `json:"latency_snapshot"`
@@ -192,6 +193,12 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Setup.Definition = "ops = create and snapshot calls, each timed from the API call to its answer after the operation completed; ops/s = ops / wall time with all clients busy; wall_ms_per_op = wall time / ops (the per-op cost); volumes_at_start counts volumes and snapshots; " +
 		"open_loop: arrivals on a fixed schedule at target_ops_per_s (alternating create and snapshot, each call with ?wait, a goroutine per arrival over all clients), latency from the scheduled arrival to the answer (queueing and dispatch lag counted: no coordinated omission)"
 
+	var clock cpuClock
+	if r.procs != nil {
+		for _, c := range r.procs.cmds {
+			clock.pids = append(clock.pids, c.Process.Pid)
+		}
+	}
 	have := 0
 	for li, target := range levels {
 		fmt.Printf("level %d: filling from %d\n", target, have)
@@ -207,7 +214,15 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		if err != nil {
 			return err
 		}
+		c0, err := clock.read()
+		if err != nil {
+			return err
+		}
 		samples, elapsed, err := l.measure(ctx, nClients, pairs, fmt.Sprintf("m%d", li))
+		c1, cerr := clock.read()
+		if err == nil {
+			err = cerr
+		}
 		if err != nil {
 			stopProf()
 			return err
@@ -219,6 +234,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 			lr.FillOpsPerS = float64(n) / fillS
 		}
 		lr.OpsPerS = float64(len(samples)) / elapsed.Seconds()
+		lr.CPU = costOf(c0, c1, len(samples))
 		lr.CostMsPerOp = elapsed.Seconds() * 1000 / float64(len(samples))
 		have += 2 * pairs
 		lightPairs := max(pairs/4, 1)
@@ -240,15 +256,15 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 			for j := range origins {
 				origins[j] = fmt.Sprintf("m%d-%d", li, j)
 			}
-			or, err := l.openLoop(ctx, ol.Rate, ol.Warmup, ol.Ops, origins, fmt.Sprintf("o%d", li), ci.LeaderID, poolNode)
+			or, err := l.openLoop(ctx, ol.Rate, ol.Warmup, ol.Ops, origins, fmt.Sprintf("o%d", li), ci.LeaderID, poolNode, clock)
 			stopProf()
 			if err != nil {
 				return err
 			}
 			have += ol.Warmup + ol.Ops
 			lr.Open = or
-			fmt.Printf("level %d open loop (%.0f/s offered, %.0f/s completed, max %d in flight): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-				target, or.OfferedOpsPerS, or.CompletedOpsPerS, or.MaxInFlight, or.All.P50Ms, or.All.P90Ms, or.All.P99Ms, or.All.MaxMs)
+			fmt.Printf("level %d open loop (%.0f/s offered, %.0f/s completed, max %d in flight): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; cpu/op nodes %.2f ms, bench %.2f ms, %.2f cores, machine %.0f%% busy\n",
+				target, or.OfferedOpsPerS, or.CompletedOpsPerS, or.MaxInFlight, or.All.P50Ms, or.All.P90Ms, or.All.P99Ms, or.All.MaxMs, or.CPU.NodesMsPerOp, or.CPU.SelfMsPerOp, or.CPU.Cores, 100*or.CPU.MachineBusy)
 			for _, g := range []struct {
 				name string
 				d    stageDists
@@ -258,7 +274,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 			}
 		}
 		fmt.Printf("level %d light (%d clients): %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, nLight, lr.Light.OpsPerS, lr.Light.All.P50Ms, lr.Light.All.P99Ms)
-		fmt.Printf("level %d: %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, lr.OpsPerS, lr.All.P50Ms, lr.All.P99Ms)
+		fmt.Printf("level %d: %.0f ops/s, p50 %.1f ms, p99 %.1f ms; cpu/op nodes %.2f ms, bench %.2f ms, %.2f cores, machine %.0f%% busy\n", target, lr.OpsPerS, lr.All.P50Ms, lr.All.P99Ms, lr.CPU.NodesMsPerOp, lr.CPU.SelfMsPerOp, lr.CPU.Cores, 100*lr.CPU.MachineBusy)
 		rep.Levels = append(rep.Levels, lr)
 	}
 	// The record must agree with what the bench created.

@@ -39,6 +39,8 @@ type openResult struct {
 	// Stages splits every operation by the timestamps its intent carries
 	// (stages.go); one clock, since all nodes run on this machine.
 	Stages stageReport `json:"stages"`
+	// CPU is from the first counted arrival to the last answer.
+	CPU cpuCost `json:"cpu"`
 }
 
 // connsPerClient is how many connections each client opens before the open
@@ -49,7 +51,7 @@ const connsPerClient = 8
 // create of a new volume and a snapshot of one of origins (volumes whose
 // create is done), each call with ?wait, spread over all clients. leader
 // and poolNode (pool name -> node id) label the stages.
-func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origins []string, tag string, leader string, poolNode map[string]string) (*openResult, error) {
+func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origins []string, tag string, leader string, poolNode map[string]string, clock cpuClock) (*openResult, error) {
 	if rate <= 0 || n <= 0 || len(origins) == 0 {
 		return nil, fmt.Errorf("open loop: rate %.0f, %d ops, %d origins", rate, n, len(origins))
 	}
@@ -130,12 +132,17 @@ func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origin
 	}
 	defer close(queue)
 	start := time.Now().Add(time.Millisecond)
-	var countFrom time.Time
+	var (
+		countFrom time.Time
+		c0        cpuSample
+		cerr      error
+	)
 	waited := 0
 	for k := range total {
 		at := start.Add(time.Duration(k) * interval)
 		if k == warmup {
 			countFrom = at
+			c0, cerr = clock.read()
 		}
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
@@ -153,6 +160,10 @@ func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origin
 	}
 	lastArrival := start.Add(time.Duration(total-1) * interval)
 	wg.Wait()
+	c1, err := clock.read()
+	if cerr != nil || err != nil {
+		return nil, fmt.Errorf("open loop: cpu time: %v %v", cerr, err)
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
@@ -162,7 +173,7 @@ func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origin
 	res := &openResult{TargetOpsPerS: rate, Warmup: warmup, Ops: len(counted),
 		MaxDispatchLagMs: ms(maxLag), MaxInFlight: maxIn, Workers: len(l.clients) * connsPerClient, Waited: waited,
 		All: distOf(counted, ""), Create: distOf(counted, "create"), Snapshot: distOf(counted, "snapshot"),
-		Stages: stageDistsOf(counted)}
+		Stages: stageDistsOf(counted), CPU: costOf(c0, c1, len(counted))}
 	if span := lastArrival.Sub(countFrom); span > 0 && len(counted) > 1 {
 		res.OfferedOpsPerS = float64(len(counted)-1) / span.Seconds()
 	}
