@@ -25,6 +25,9 @@ type shell struct {
 	// env is the CLI's environment: THINRAFT_CONFIG names the cluster.
 	env []string
 	out io.Writer
+	// track learns every command's process group, for the final check
+	// that nothing the demo started is left (nil: not tracked).
+	track func(pgid int)
 }
 
 // result is one finished command.
@@ -55,7 +58,13 @@ func (s *shell) exec(ctx context.Context, args ...string) (*result, error) {
 	var so, se bytes.Buffer
 	cmd := s.command(ctx, args)
 	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if s.track != nil {
+			s.track(cmd.Process.Pid)
+		}
+		err = cmd.Wait()
+	}
 	r := &result{line: "thinraft " + quoteArgs(args), stdout: so.String(), stderr: se.String()}
 	var ee *exec.ExitError
 	switch {

@@ -14,7 +14,8 @@ import (
 
 // Exit statuses: 0 every step ran and every check held; 1 a step or a
 // check failed (or cleanup found something left running); 2 bad flags;
-// 130 interrupted (SIGINT/SIGTERM), after the same cleanup.
+// 130 interrupted (SIGINT, SIGTERM, SIGHUP, SIGPIPE), after the same
+// cleanup.
 const (
 	exitFailed      = 1
 	exitUsage       = 2
@@ -57,7 +58,9 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP (terminal gone) and SIGPIPE (`make demo | head` closed the
+	// pipe) would otherwise end the demo without its cleanup.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer stop()
 	err := run(ctx, o, stdout)
 	switch {
@@ -89,25 +92,27 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		if cerr != nil {
 			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
 		}
+		stopped := false
+		select {
+		case <-interrupted:
+			stopped = true
+		default:
+		}
 		switch {
-		case err != nil:
-			select {
-			case <-interrupted:
-				// The user stopped it: the logs' tails are noise then.
-			default:
-				d.showLogs()
-			}
-			fmt.Fprintf(out, "\nkept %s for a look (configs, node logs nI.log, data)\n", tmp)
 		case o.keep:
 			fmt.Fprintf(out, "kept %s\n", tmp)
+		case err != nil && !stopped:
+			d.showLogs()
+			fmt.Fprintf(out, "\nkept %s for a look (configs, node logs nI.log, data)\n", tmp)
 		default:
+			// Passed, or the user stopped it: nothing worth keeping.
 			if rerr := os.RemoveAll(tmp); rerr != nil {
-				err = fmt.Errorf("remove %s: %w", tmp, rerr)
+				err = errors.Join(err, fmt.Errorf("remove %s: %w", tmp, rerr))
 			}
 		}
 		if err == nil {
-			fmt.Fprintf(out, "\ndemo passed: %d steps, %d checks, all held; 3 nodes started and stopped cleanly, nothing left running; %.1fs\n",
-				d.steps, d.checks, time.Since(start).Seconds())
+			fmt.Fprintf(out, "\ndemo passed: %d steps, %d checks, all held; %d nodes started and stopped cleanly, nothing left running; %.1fs\n",
+				d.steps, d.checks, nodes, time.Since(start).Seconds())
 		}
 	}()
 	if err := d.walk(ctx); err != nil {

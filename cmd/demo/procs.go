@@ -32,7 +32,8 @@ type agents struct {
 
 	mu      sync.Mutex
 	running map[string]*agent
-	// pgids of every agent ever started, for the final leftover check.
+	// pgids of every agent ever started and every CLI command run, for the
+	// final leftover check.
 	pgids []int
 }
 
@@ -92,6 +93,13 @@ func (a *agents) ids() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// track adds a process group (a CLI command's) to the leftover check.
+func (a *agents) track(pgid int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pgids = append(a.pgids, pgid)
 }
 
 // pid is the running agent's process id (0 if not running).
@@ -171,6 +179,12 @@ func (a *agents) stopAll(grace time.Duration) error {
 // started (reaped agents and anything they spawned). Zombies do not count:
 // a killed agent's child is a zombie until init reaps it, and runs no more.
 // A group with a live member gets SIGKILL and is named in the error.
+//
+// A group id is the pid of its first member, and the kernel hands out no
+// pid still in use as a group id; an id comes round again only after the
+// pids wrap (pid_max, 32768 at the least), far more processes than a run
+// of the demo sees on a busy host. So a live member of a tracked group is
+// the demo's own.
 func (a *agents) leftovers() error {
 	a.mu.Lock()
 	pgids := slices.Clone(a.pgids)
@@ -183,7 +197,7 @@ func (a *agents) leftovers() error {
 	for _, g := range pgids {
 		if pids := live[g]; len(pids) > 0 {
 			_ = syscall.Kill(-g, syscall.SIGKILL)
-			errs = append(errs, fmt.Errorf("process group %d (an agent's) still had live processes %v after shutdown; killed them", g, pids))
+			errs = append(errs, fmt.Errorf("process group %d still had live processes %v after shutdown; killed them", g, pids))
 		}
 	}
 	return errors.Join(errs...)

@@ -153,7 +153,8 @@ func (d *demo) initCluster(ctx context.Context) error {
 	}
 	d.dir = filepath.Join(d.tmp, "cluster")
 	clientJSON := filepath.Join(d.dir, "client.json")
-	d.sh = &shell{bin: d.bin, env: cliEnv(clientJSON), out: d.out}
+	d.ag = newAgents(d.bin, d.dir)
+	d.sh = &shell{bin: d.bin, env: cliEnv(clientJSON), out: d.out, track: d.ag.track}
 	if _, err := d.sh.run(ctx, "cluster", "init", "--nodes", strconv.Itoa(nodes), "--dir", d.dir, "--base-port", strconv.Itoa(base)); err != nil {
 		return err
 	}
@@ -177,7 +178,6 @@ func (d *demo) initCluster(ctx context.Context) error {
 	if d.cl, err = client.New(cc); err != nil {
 		return err
 	}
-	d.ag = newAgents(d.bin, d.dir)
 	fmt.Fprintf(d.out, "$ export THINRAFT_CONFIG=%s\n", clientJSON)
 	return nil
 }
