@@ -46,6 +46,8 @@ type lvWant struct {
 	attr, pool, origin, node string
 	// attrPrefix checks the start of lv_attr only.
 	attrPrefix string
+	// dataPct is Data% as lvs prints it (two decimals).
+	dataPct string
 	size       uint64
 	excl, shrd *uint64
 }
@@ -64,7 +66,7 @@ func checkLV(lvs map[string]row, name string, w lvWant) error {
 		}
 		return nil
 	}
-	for _, c := range [][2]string{{"lv_attr", w.attr}, {"pool_lv", w.pool}, {"origin", w.origin}, {"node", w.node}} {
+	for _, c := range [][2]string{{"lv_attr", w.attr}, {"pool_lv", w.pool}, {"origin", w.origin}, {"node", w.node}, {"data_percent", w.dataPct}} {
 		if err := str(c[0], c[1]); err != nil {
 			return err
 		}

@@ -169,20 +169,25 @@ func (d *demo) writeFirst(ctx context.Context) error {
 	if err := d.put(ctx, patA); err != nil {
 		return err
 	}
+	d.note("usage arrives with the pool agent's reports: waiting for one measured after the write")
 	if err := d.freshUsage(ctx, "pool0"); err != nil {
+		return err
+	}
+	if _, err := d.sh.run(ctx, "lvs", "-o", "+exclusive_bytes,shared_bytes", vg+"/thin1"); err != nil {
 		return err
 	}
 	lvs, err := d.lvs(ctx)
 	if err != nil {
 		return err
 	}
-	if err := checkLV(lvs, "thin1", lvWant{excl: ptr(writeA), shrd: ptr(0)}); err != nil {
+	// Data%: 32 of thin1's 256 MiB; 32 of pool0's 1024 MiB.
+	if err := checkLV(lvs, "thin1", lvWant{excl: ptr(writeA), shrd: ptr(0), dataPct: "12.50"}); err != nil {
 		return err
 	}
-	if got := lvs["thin1"]["data_percent"]; got != "12.50" {
-		return mismatch("vg0/thin1 data_percent", "12.50 (32 MiB of 256 MiB)", got)
+	if err := checkLV(lvs, "pool0", lvWant{dataPct: "3.12"}); err != nil {
+		return err
 	}
-	d.ok("thin1 maps exactly 32 MiB, all its own (Data%% 12.50)")
+	d.ok("thin1 maps exactly 32 MiB, all its own (Data%% 12.50; pool0 3.12)")
 	return nil
 }
 
@@ -211,7 +216,7 @@ func (d *demo) writeSecond(ctx context.Context) error {
 }
 
 func (d *demo) usage(ctx context.Context) error {
-	d.note("waiting for the pool's agent to report usage measured after the write")
+	d.note("waiting for a usage report measured after the write")
 	if err := d.freshUsage(ctx, "pool0"); err != nil {
 		return err
 	}
@@ -229,19 +234,24 @@ func (d *demo) usage(ctx context.Context) error {
 	}
 	lvs := byName(rows, "lv_name")
 	unchanged := uint64(writeA - writeB)
-	if err := checkLV(lvs, "thin1", lvWant{excl: ptr(writeB), shrd: ptr(unchanged)}); err != nil {
+	// Each maps 32 of its 256 MiB (Data% 12.50): 16 shared, 16 its own.
+	if err := checkLV(lvs, "thin1", lvWant{excl: ptr(writeB), shrd: ptr(unchanged), dataPct: "12.50"}); err != nil {
 		return err
 	}
-	if err := checkLV(lvs, "snap1", lvWant{origin: "thin1", excl: ptr(writeB), shrd: ptr(unchanged)}); err != nil {
+	if err := checkLV(lvs, "snap1", lvWant{origin: "thin1", excl: ptr(writeB), shrd: ptr(unchanged), dataPct: "12.50"}); err != nil {
 		return err
-	}
-	for _, n := range []string{"thin1", "snap1"} {
-		if got := lvs[n]["data_percent"]; got != "12.50" {
-			return mismatch("vg0/"+n+" data_percent", "12.50 (32 MiB of 256 MiB)", got)
-		}
 	}
 	d.ok("lvs --reportformat json has LVM's shape {\"report\":[{\"lv\":[...]}]}")
 	d.ok("thin1 and snap1 share exactly A's 16 unchanged MiB; thin1's own 16 MiB are B, snap1's own 16 MiB the A that B replaced")
+	// The pool holds 16 + 16 + 16 MiB of 1024: 4.6875%.
+	all, err := d.lvs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkLV(all, "pool0", lvWant{dataPct: "4.69"}); err != nil {
+		return err
+	}
+	d.ok("pool0 holds 48 MiB: Data%% 4.69")
 	return nil
 }
 
@@ -282,13 +292,19 @@ func (d *demo) merge(ctx context.Context) error {
 	if err := d.freshUsage(ctx, "pool0"); err != nil {
 		return err
 	}
+	if _, err := d.sh.run(ctx, "lvs", "-o", "+exclusive_bytes,shared_bytes", vg); err != nil {
+		return err
+	}
 	if lvs, err = d.lvs(ctx); err != nil {
 		return err
 	}
 	if err := checkLV(lvs, "thin1", lvWant{excl: ptr(writeA), shrd: ptr(0)}); err != nil {
 		return err
 	}
-	d.ok("thin1 maps A's 32 MiB again, all its own: B's blocks were freed with the old thin1")
+	if err := checkLV(lvs, "pool0", lvWant{dataPct: "3.12"}); err != nil {
+		return err
+	}
+	d.ok("thin1 maps A's 32 MiB again, all its own, and pool0 is back to 32 MiB (3.12%%): B's blocks were freed with the old thin1")
 	return nil
 }
 
