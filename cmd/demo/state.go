@@ -47,7 +47,7 @@ type lvWant struct {
 	// attrPrefix checks the start of lv_attr only.
 	attrPrefix string
 	// dataPct is Data% as lvs prints it (two decimals).
-	dataPct string
+	dataPct    string
 	size       uint64
 	excl, shrd *uint64
 }
