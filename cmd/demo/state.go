@@ -10,7 +10,7 @@ import (
 
 // lvFields are what the checks read from lvs: LVM's names plus thinraft's
 // node and usage fields (docs/reports.md), sizes in bytes.
-var lvFields = "lv_name,lv_attr,lv_size,pool_lv,origin,data_percent,node,exclusive_bytes,shared_bytes"
+const lvFields = "lv_name,lv_attr,lv_size,pool_lv,origin,data_percent,node,exclusive_bytes,shared_bytes"
 
 // lvs reads the LVs of the demo's VG through `thinraft lvs --reportformat
 // json`, LVM's shape, by name.

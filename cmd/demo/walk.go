@@ -26,10 +26,9 @@ const (
 	pool1Size = 512 * mib
 )
 
-var (
-	patA = pattern{name: "A", base: 0, size: writeA}
-	patB = pattern{name: "B", base: offsetB, size: writeB}
-)
+// patA and patB are the two writes.
+func patA() pattern { return pattern{name: "A", base: 0, size: writeA} }
+func patB() pattern { return pattern{name: "B", base: offsetB, size: writeB} }
 
 // walk is the demo proper: every step runs the real CLI and checks what
 // it did. The first failure ends it; run's cleanup follows on every path.
@@ -166,7 +165,7 @@ func (d *demo) readBack(ctx context.Context, im image, what string) error {
 
 func (d *demo) writeFirst(ctx context.Context) error {
 	d.note("%s: 32 MiB, every 512-byte sector stamped \"A @offset\"", filepath.Join(d.tmp, "A.bin"))
-	if err := d.put(ctx, patA); err != nil {
+	if err := d.put(ctx, patA()); err != nil {
 		return err
 	}
 	d.note("usage arrives with the pool agent's reports: waiting for one measured after the write")
@@ -209,10 +208,10 @@ func (d *demo) snapshot(ctx context.Context) error {
 
 func (d *demo) writeSecond(ctx context.Context) error {
 	d.note("%s: 16 MiB stamped \"B @offset\", written at 8 MiB over A", filepath.Join(d.tmp, "B.bin"))
-	if err := d.put(ctx, patB); err != nil {
+	if err := d.put(ctx, patB()); err != nil {
 		return err
 	}
-	return d.readBack(ctx, image{size: thinSize, layers: []pattern{patA, patB}}, "A, with B at 8..24 MiB, zeros after 32 MiB")
+	return d.readBack(ctx, image{size: thinSize, layers: []pattern{patA(), patB()}}, "A, with B at 8..24 MiB, zeros after 32 MiB")
 }
 
 func (d *demo) usage(ctx context.Context) error {
@@ -286,7 +285,7 @@ func (d *demo) merge(ctx context.Context) error {
 		return err
 	}
 	d.ok("snap1 merged into thin1: thin1 is the snapshot again (256 MiB, active)")
-	if err := d.readBack(ctx, image{size: thinSize, layers: []pattern{patA}}, "exactly A again, zeros after 32 MiB"); err != nil {
+	if err := d.readBack(ctx, image{size: thinSize, layers: []pattern{patA()}}, "exactly A again, zeros after 32 MiB"); err != nil {
 		return err
 	}
 	if err := d.freshUsage(ctx, "pool0"); err != nil {
