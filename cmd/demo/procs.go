@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +111,24 @@ func (a *agents) pid(id string) int {
 		return ag.cmd.Process.Pid
 	}
 	return 0
+}
+
+// exited reports an agent that stopped by itself (a port taken, a bad
+// config), with the last line of its log, or nil while all run.
+func (a *agents) exited() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(a.running)) {
+		ag := a.running[id]
+		select {
+		case <-ag.done:
+			b, _ := os.ReadFile(a.logPath(id))
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			return fmt.Errorf("agent %s exited by itself (%v); last log line: %s", id, ag.err, lines[len(lines)-1])
+		default:
+		}
+	}
+	return nil
 }
 
 // kill sends SIGKILL to the agent's process group (kill -9: no shutdown

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 //	status  exit 3
 //	ignore  ignore SIGTERM, run until killed
 //	orphan  start a child in its group, exit 0 leaving it running
+//	die     exit 1 at once, without a signal
 func fakeAgent(mode string) int {
 	term := make(chan os.Signal, 1)
 	if mode == "ignore" {
@@ -44,6 +45,9 @@ func fakeAgent(mode string) int {
 		}
 	}
 	fmt.Println("ready")
+	if mode == "die" {
+		return 1
+	}
 	<-term
 	if mode == "status" {
 		return 3
@@ -188,4 +192,21 @@ func waitGone(t *testing.T, a *agents) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestAgentsExited: an agent that stops by itself is named, with the last
+// line of its log, so a wait for the cluster fails at once with the cause.
+func TestAgentsExited(t *testing.T) {
+	a := startFakes(t, "clean")
+	check(t, "exited with every agent running", a.exited(), "")
+
+	b := startFakes(t, "die")
+	deadline := time.Now().Add(10 * time.Second)
+	for b.exited() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a dead agent not reported in 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	check(t, "exited", b.exited(), "agent n1 exited by itself (exit status 1); last log line: ready")
 }

@@ -122,6 +122,9 @@ func fmtBytes(n uint64) string {
 func (d *demo) leader(ctx context.Context, exclude ...string) (string, error) {
 	var lead string
 	err := waitFor(ctx, 20*time.Second, "a leader", func(ctx context.Context) error {
+		if err := d.ag.exited(); err != nil {
+			return err // not a check: waiting longer cannot help
+		}
 		info, err := d.cl.Cluster(ctx)
 		if err != nil {
 			return &checkError{what: "cluster status", want: "an answer", got: err.Error()}
