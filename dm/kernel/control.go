@@ -63,6 +63,11 @@ func openControlNode(path string) (int, error) {
 	if err == nil {
 		return fd, nil
 	}
+	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {
+		// A node left by someone's mknod (lvm, a container image) while
+		// the kernel has no device-mapper behind it.
+		return -1, fmt.Errorf("%w: %s: %v", ErrNoDeviceMapper, path, err)
+	}
 	if !errors.Is(err, unix.ENOENT) {
 		return -1, fmt.Errorf("open %s: %w", path, err)
 	}
