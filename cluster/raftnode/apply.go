@@ -259,6 +259,10 @@ func newTracker(f raft.FSM) fsmTracker {
 // more round, and a round is skipped when an entry was appended after the
 // commit it would carry (that entry's AppendEntries carries it), so under
 // load the nudges cost almost nothing.
+// nudgeGrace is how long a nudge waits for a later entry to carry the
+// commit before it appends a barrier of its own.
+const nudgeGrace = time.Millisecond
+
 type commitNudge struct {
 	r       *raft.Raft
 	timeout time.Duration
@@ -314,6 +318,10 @@ func (c *commitNudge) run() {
 // barrier's: a linearizable read whose commit index is that barrier then
 // takes the fast path.
 func (c *commitNudge) round() {
+	// Give the next command a moment to come: under load one nearly always
+	// does, and its AppendEntries carries the commit for free. The wait is
+	// a fraction of the commit timer the nudge replaces.
+	time.Sleep(nudgeGrace)
 	if c.r.State() != raft.Leader || c.r.LastIndex() > c.last.Load() {
 		// Under load the next batch was appended after the commit: it
 		// carries the commit index, and the barrier would only cost a write.
