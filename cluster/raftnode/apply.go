@@ -186,9 +186,10 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 type fsmTracker interface {
 	raft.FSM
 	applied() uint64
-	// nudgeCommits makes the leader carry each new commit index to the
-	// followers at once (commitNudge); set once raft exists.
-	nudgeCommits(r *raft.Raft, timeout time.Duration)
+	// nudgeCommits makes the leader carry a new commit index to the
+	// followers sooner than the commit timer when nothing else does
+	// (commitNudge); set once raft exists.
+	nudgeCommits(r *raft.Raft, timeout, commit time.Duration)
 }
 
 type trackedFSM struct {
@@ -204,8 +205,9 @@ func (t *trackedFSM) Apply(l *raft.Log) any {
 	return r
 }
 
-func (t *trackedFSM) nudgeCommits(r *raft.Raft, timeout time.Duration) {
-	t.nudge.Store(&commitNudge{r: r, timeout: timeout, applied: &t.idx})
+func (t *trackedFSM) nudgeCommits(r *raft.Raft, timeout, commit time.Duration) {
+	grace := min(commit/2, maxNudgeGrace)
+	t.nudge.Store(&commitNudge{r: r, timeout: timeout, grace: grace, applied: &t.idx})
 }
 
 // committed tells the nudge, on the leader, that commands were committed.
@@ -246,26 +248,28 @@ func newTracker(f raft.FSM) fsmTracker {
 	return &trackedFSM{inner: f}
 }
 
-// commitNudge carries a new commit index to the followers without waiting.
-// hashicorp/raft tells followers its commit index only inside
-// AppendEntries, and sends one without new entries only after
-// CommitTimeout (10-20 ms on loopback timing, 50-100 ms on LAN timing).
-// A follower whose agent must execute a just-committed intent would sit out
-// that timer whenever no later command happens to follow. So after the
-// leader's FSM applies commands, the nudge appends a barrier entry: raft
-// replicates it at once, and its AppendEntries carries the commit index.
-// Barriers are not commands (no FSM sees them), so they trigger no further
-// nudge; one is in flight at a time, pokes while it is coalesce into one
-// more round, and a round is skipped when an entry was appended after the
-// commit it would carry (that entry's AppendEntries carries it), so under
-// load the nudges cost almost nothing.
-// nudgeGrace is how long a nudge waits for a later entry to carry the
-// commit before it appends a barrier of its own.
-const nudgeGrace = time.Millisecond
+// commitNudge carries a new commit index to the followers of a quiet
+// cluster sooner. hashicorp/raft tells followers its commit index only
+// inside AppendEntries, and sends one without new entries only after a
+// random 1-2x CommitTimeout (10-20 ms on loopback timing, 50-100 ms on LAN
+// timing). A follower whose agent must execute a just-committed intent, or
+// see its own completion applied, would sit out that timer whenever no
+// later command follows, twice per operation. So after the leader's FSM
+// applies commands, the nudge waits half the commit timer (at most
+// maxNudgeGrace) and, if no entry
+// was appended since (one would carry the commit), appends a barrier entry:
+// raft replicates it at once, with the commit index. Barriers are not
+// commands (no FSM sees them), so they trigger no further nudge; one round
+// runs at a time and pokes meanwhile coalesce into one more. Under load a
+// later entry nearly always comes within the grace, and no barrier is
+// written.
+// maxNudgeGrace caps the nudge's wait (LAN timing's commit timer is 50 ms).
+const maxNudgeGrace = 5 * time.Millisecond
 
 type commitNudge struct {
 	r       *raft.Raft
 	timeout time.Duration
+	grace   time.Duration
 	applied *atomic.Uint64
 	// state: 0 idle, 1 a round running, 2 a round running and another
 	// poke since it started.
@@ -318,10 +322,12 @@ func (c *commitNudge) run() {
 // barrier's: a linearizable read whose commit index is that barrier then
 // takes the fast path.
 func (c *commitNudge) round() {
-	// Give the next command a moment to come: under load one nearly always
-	// does, and its AppendEntries carries the commit for free. The wait is
-	// a fraction of the commit timer the nudge replaces.
-	time.Sleep(nudgeGrace)
+	// Give the next command half the commit timer (at most 5 ms) to come:
+	// under load one nearly always does, and its AppendEntries carries the
+	// commit for free. Barriers are only for a cluster gone quiet: with a
+	// 1 ms grace they fired often enough under the bench's load to cost
+	// ~10% more CPU per operation and a higher p50 (docs/bench-cluster.md).
+	time.Sleep(c.grace)
 	if c.r.State() != raft.Leader || c.r.LastIndex() > c.last.Load() {
 		// Under load the next batch was appended after the commit: it
 		// carries the commit index, and the barrier would only cost a write.

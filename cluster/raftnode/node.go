@@ -114,7 +114,7 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: start raft %s: %w", cfg.ID, err)
 	}
-	n.fsm.nudgeCommits(n.raft, cfg.ApplyTimeout)
+	n.fsm.nudgeCommits(n.raft, cfg.ApplyTimeout, cfg.Timing.Commit)
 	n.tls.setLookup(n.idsAt)
 	n.watch = startLeaderWatch(n)
 	return n, nil
