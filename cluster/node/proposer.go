@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +20,11 @@ import (
 // follow leadership changes until the context ends.
 //
 // A retried command may already have been applied (an answer lost with a
-// leader). The agent's commands tolerate that: completions are recognised
-// as repeats by the FSM (Result.Already), usage reports and node_join
-// overwrite, and abandons of an abandoned intent are refused harmlessly.
+// leader). Every command therefore goes out with an idempotency key, the
+// same on each attempt, and the FSM answers a repeat of one that succeeded
+// with its first result instead of applying it again. That matters beyond
+// tidiness: a usage report applied twice could land after a newer one and
+// put back an old open flag or old figures.
 type proposer struct {
 	rn      *raftnode.Node
 	hc      *http.Client
@@ -32,6 +35,9 @@ type proposer struct {
 var _ agent.Proposer = (*proposer)(nil)
 
 func (p *proposer) Propose(ctx context.Context, cmd metadata.Command) (*metadata.Result, error) {
+	if cmd.Request == "" {
+		cmd.Request = "agent-" + rand.Text()
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("propose %s: %w", cmd.Type, err)
