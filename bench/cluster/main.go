@@ -275,6 +275,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 		}
 		fmt.Printf("level %d light (%d clients): %.0f ops/s, p50 %.1f ms, p99 %.1f ms\n", target, nLight, lr.Light.OpsPerS, lr.Light.All.P50Ms, lr.Light.All.P99Ms)
 		fmt.Printf("level %d: %.0f ops/s, p50 %.1f ms, p99 %.1f ms; cpu/op nodes %.2f ms, bench %.2f ms, %.2f cores, machine %.0f%% busy\n", target, lr.OpsPerS, lr.All.P50Ms, lr.All.P99Ms, lr.CPU.NodesMsPerOp, lr.CPU.SelfMsPerOp, lr.CPU.Cores, 100*lr.CPU.MachineBusy)
+		lr.VolumesAtEnd = have
 		rep.Levels = append(rep.Levels, lr)
 	}
 	// The record must agree with what the bench created.
