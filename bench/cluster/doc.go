@@ -21,7 +21,8 @@
 // slow answer cannot hold back later arrivals and hide the queue behind it
 // (coordinated omission); the p99 goal is judged there. Every open-loop
 // operation is also split into stages by the timestamps its intent carries
-// (stages.go). After the
+// (stages.go), and each run reports the CPU time per operation of the node
+// processes and of this one (cpu.go). After the
 // last level it reads the process's VmRSS and heap, stops the nodes, and
 // times a metadata FSM restore of a Raft snapshot of one node's real
 // state: that node's latest on-disk snapshot plus its log replayed into a
