@@ -20,6 +20,12 @@ import (
 // forwarded it retries, so no request circles between nodes.
 const hdrForwarded = "X-Thinraft-Forwarded-By"
 
+// HeaderLeader is on every API answer: the API address of the node the
+// answering node believes leads ("" when it knows none). A client that
+// sends its next calls there saves the forward hop (a second HTTPS request
+// on two nodes); one that ignores it is still served through forwarding.
+const HeaderLeader = "X-Thinraft-Leader"
+
 // kind says where a route may be served.
 type kind int
 
@@ -37,6 +43,8 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // handle registers a route behind authentication and leader routing.
 func (s *Server) handle(pattern string, k kind, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		// Named before anything can fail, so error answers carry it too.
+		w.Header().Set(HeaderLeader, s.leaderAPIAddr())
 		if _, err := s.authenticate(r); err != nil {
 			s.writeError(w, err)
 			return
@@ -58,6 +66,15 @@ func (s *Server) handle(pattern string, k kind, h handlerFunc) {
 		needLeader := k == write || (k == read && !stale)
 		s.route(w, r, body, needLeader, h)
 	})
+}
+
+// leaderAPIAddr is the API address of the leader this node knows of.
+func (s *Server) leaderAPIAddr() string {
+	id, _ := s.cfg.Applier.Leader()
+	if id == "" {
+		return ""
+	}
+	return s.apiAddrOf(id)
 }
 
 func staleParam(r *http.Request) (bool, error) {

@@ -52,7 +52,16 @@ type Client struct {
 	mu sync.Mutex
 	// cur is the index of the endpoint that last answered.
 	cur int
+	// failed holds when each endpoint last failed below the API (not
+	// reached, connection lost): a leader hint naming it is ignored for
+	// hintQuiet after that, so a leader this client cannot reach does not
+	// cost every call a failed attempt before the forwarding path.
+	failed map[string]time.Time
 }
+
+// hintQuiet is how long a leader hint to an endpoint that just failed is
+// ignored.
+const hintQuiet = 5 * time.Second
 
 // New checks cfg and returns a client.
 func New(cfg Config) (*Client, error) {
@@ -76,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Certificate != nil {
 		tc.Certificates = []tls.Certificate{*cfg.Certificate}
 	}
-	return &Client{cfg: cfg, endpoints: eps, hc: &http.Client{
+	return &Client{cfg: cfg, endpoints: eps, failed: map[string]time.Time{}, hc: &http.Client{
 		Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 		// The API never redirects; a redirect would drop the token's
 		// guarantees on another host, so refuse to follow one.
@@ -126,6 +135,38 @@ func (c *Client) prefer(ep string) {
 	c.cur = len(c.endpoints) - 1
 }
 
+// follow makes the leader an answer named (api.HeaderLeader) the next
+// endpoint tried, so later calls skip the forward hop. Only configured
+// endpoints are followed: those are the addresses the user vouched for as
+// reachable from here; an advertised address may not be (another network,
+// a NAT), and forwarding serves the call either way.
+func (c *Client) follow(leader string) {
+	if leader == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.failed[leader]; ok {
+		if time.Since(t) < hintQuiet {
+			return
+		}
+		delete(c.failed, leader)
+	}
+	for i, e := range c.endpoints[:len(c.cfg.Endpoints)] {
+		if e == leader {
+			c.cur = i
+			return
+		}
+	}
+}
+
+// fail notes that ep failed below the API.
+func (c *Client) fail(ep string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed[ep] = time.Now()
+}
+
 func (c *Client) settle(ep string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -171,13 +212,17 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	unknown := false
 	for attempt := 0; ; attempt++ {
 		ep := c.endpoint(attempt)
-		status, err := c.once(rctx, ep, method, path, q, key, body, out)
+		status, leader, err := c.once(rctx, ep, method, path, q, key, body, out)
 		if err == nil {
 			c.settle(ep)
+			c.follow(leader)
 			return status, nil
 		}
 		last = err
 		var ae *Error
+		if !errors.As(err, &ae) {
+			c.fail(ep)
+		}
 		if key != "" && (errors.As(err, &ae) && ae.Code == api.CodeOutcomeUnknown || !errors.As(err, &ae) && !isDialError(err)) {
 			unknown = true
 		}
@@ -224,8 +269,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 }
 
-// once is one HTTP attempt against one endpoint.
-func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values, key string, body []byte, out any) (int, error) {
+// once is one HTTP attempt against one endpoint. It returns the answer's
+// status, the leader the answering node named, and the error.
+func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values, key string, body []byte, out any) (int, string, error) {
 	timeout := c.cfg.RequestTimeout
 	if w := q.Get("wait"); w != "" {
 		if d, err := time.ParseDuration(w); err == nil {
@@ -241,7 +287,7 @@ func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return 0, fmt.Errorf("client: %w", err)
+		return 0, "", fmt.Errorf("client: %w", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -254,22 +300,23 @@ func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
+	leader := resp.Header.Get(api.HeaderLeader)
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return resp.StatusCode, err
+		return resp.StatusCode, "", err
 	}
 	if resp.StatusCode >= 400 {
-		return resp.StatusCode, c.apiError(resp.StatusCode, method, path, data)
+		return resp.StatusCode, leader, c.apiError(resp.StatusCode, method, path, data)
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, &Error{Status: resp.StatusCode, Code: api.CodeInternal, Message: fmt.Sprintf("%s %s: decode answer: %v", method, path, err)}
+			return resp.StatusCode, leader, &Error{Status: resp.StatusCode, Code: api.CodeInternal, Message: fmt.Sprintf("%s %s: decode answer: %v", method, path, err)}
 		}
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, leader, nil
 }
 
 func truncate(b []byte) string {

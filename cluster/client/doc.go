@@ -3,8 +3,11 @@
 //
 // Design. A Client knows several endpoints (any nodes of the cluster);
 // every node forwards writes and linearizable reads to the leader, so the
-// client needs no leader tracking of its own. It sticks to the endpoint
-// that last answered, moves on when one cannot be dialled, and retries
+// client needs no leader tracking for correctness. It sticks to the
+// endpoint that last answered, or to the leader that answer named
+// (api.HeaderLeader) when that is a configured endpoint which has not just
+// failed, saving the forward hop; it moves on when one cannot be dialled,
+// and retries
 // with backoff while the cluster answers 503 not_leader (an election), up
 // to Config.RetryTimeout or the context's deadline. Every write carries an
 // idempotency key (the Idempotency-Key header), fresh for each call and the
