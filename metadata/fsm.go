@@ -26,6 +26,8 @@ type FSM struct {
 	// changed is closed and replaced after every applied batch, waking
 	// Watch callers.
 	changed chan struct{}
+	// waiters wait for single intents (waiters.go).
+	waiters waiters
 }
 
 var (
@@ -62,11 +64,24 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		out[i] = f.st.apply(l.Index, l.Data)
 	}
+	wake := f.notifyLocked()
+	f.mu.Unlock()
+	wake()
+	return out
+}
+
+// notifyLocked is called with the write lock held after the state changed
+// (an applied batch, a Restore): it replaces the Watch channel and takes
+// the intent waiters whose intent finished. The returned function closes
+// their channels; call it after unlocking.
+func (f *FSM) notifyLocked() func() {
 	ch := f.changed
 	f.changed = make(chan struct{})
-	f.mu.Unlock()
-	close(ch)
-	return out
+	ready := f.waiters.takeFinishedLocked(f.st)
+	return func() {
+		close(ch)
+		closeAll(ready)
+	}
 }
 
 // ApplyCommand applies data as if Raft had committed it at index: for

@@ -226,9 +226,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
-	ch := f.changed
-	f.changed = make(chan struct{})
+	wake := f.notifyLocked()
 	f.mu.Unlock()
-	close(ch)
+	wake()
 	return nil
 }

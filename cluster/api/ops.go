@@ -57,14 +57,15 @@ func (s *Server) operation(id string) (*Operation, bool) {
 	return op, ok
 }
 
-// waitOperation waits up to d for operation id to finish, watching the
-// FSM, and returns its last state. Completions reach this replica through
-// the log, so no polling of the leader is involved.
+// waitOperation waits up to d for operation id to finish and returns its
+// last state. It sleeps on the FSM's waiter of the operation's first
+// pending intent (metadata.FSM.WaitIntent), so it wakes when that intent
+// finishes rather than on every applied command. Completions reach this
+// replica through the log, so no polling of the leader is involved.
 func (s *Server) waitOperation(ctx context.Context, id string, d time.Duration) (*Operation, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		ch := s.cfg.FSM.Watch()
 		op, ok := s.operation(id)
 		if !ok {
 			return nil, errorf("not_found", "operation "+id+" not found (unknown id, or finished and dropped from history)")
@@ -72,12 +73,28 @@ func (s *Server) waitOperation(ctx context.Context, id string, d time.Duration) 
 		if op.Finished() || d <= 0 {
 			return op, nil
 		}
+		// The intent may finish between the read and this call: WaitIntent
+		// then answers with a closed channel.
+		ch, cancel := s.cfg.FSM.WaitIntent(firstPending(op))
 		select {
 		case <-ch:
+			cancel()
 		case <-timer.C:
+			cancel()
 			return op, nil
 		case <-ctx.Done():
+			cancel()
 			return op, nil
 		}
 	}
+}
+
+// firstPending is the id of op's first pending intent.
+func firstPending(op *Operation) string {
+	for _, in := range op.Intents {
+		if in.State == metadata.IntentPending {
+			return in.ID
+		}
+	}
+	return ""
 }
