@@ -82,6 +82,8 @@ type Server struct {
 	mux    *http.ServeMux
 	fwd    *http.Client
 	http   *http.Server
+	// verdicts caches client-certificate verification per connection.
+	verdicts connVerdicts
 }
 
 // New checks cfg and builds the server's routes.
