@@ -54,6 +54,15 @@ func (a *Agent) reportAll(ctx context.Context) {
 // report timer does), for the node's shutdown path and tests.
 func (a *Agent) ReportNow(ctx context.Context) { a.reportAll(ctx) }
 
+// report proposes the pool's space figures and the volumes whose figures
+// or open flag differ from this replica's record: a report names only the
+// volumes it sets (metadata.PoolReportUsage), so an unchanged volume need
+// not be named. At 100,000 volumes a full report was one Raft command of
+// about 33,000 volumes per pool every interval, applied on every replica,
+// and it landed on the tail of whatever ran beside it. The record is what
+// earlier reports made of it, so nothing is lost when one fails: what it
+// would have set still differs next time. A replica that lags the leader
+// at worst names a volume again.
 func (a *Agent) report(ctx context.Context, run *poolRun) error {
 	uuid := run.pool.Name()
 	if err := a.reportGrowth(ctx, run); err != nil {
@@ -75,17 +84,22 @@ func (a *Agent) report(ctx context.Context, run *poolRun) error {
 		if err != nil {
 			return err
 		}
-		byThin := map[uint32]string{}
-		for _, v := range vols {
+		byThin := make(map[uint32]int, len(vols))
+		for i, v := range vols {
 			if v.ThinID != 0 {
-				byThin[v.ThinID] = v.UUID
+				byThin[v.ThinID] = i
 			}
 		}
 		for _, vu := range u.Volumes {
-			if id, ok := byThin[vu.ThinID]; ok {
-				rep.Volumes = append(rep.Volumes, metadata.VolumeUsage{UUID: id,
-					ExclusiveBytes: vu.Exclusive * u.BlockSize, SharedBytes: vu.Shared * u.BlockSize, Open: open[id]})
-				reported[id] = true
+			i, ok := byThin[vu.ThinID]
+			if !ok {
+				continue
+			}
+			v := &vols[i]
+			reported[v.UUID] = true
+			x, sh := vu.Exclusive*u.BlockSize, vu.Shared*u.BlockSize
+			if x != v.ExclusiveBytes || sh != v.SharedBytes || open[v.UUID] != v.Open {
+				rep.Volumes = append(rep.Volumes, metadata.VolumeUsage{UUID: v.UUID, ExclusiveBytes: x, SharedBytes: sh, Open: open[v.UUID]})
 			}
 		}
 	}
