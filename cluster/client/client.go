@@ -220,7 +220,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		}
 		last = err
 		var ae *Error
-		if !errors.As(err, &ae) {
+		if !errors.As(err, &ae) && ctx.Err() == nil {
 			c.fail(ep)
 		}
 		if key != "" && (errors.As(err, &ae) && ae.Code == api.CodeOutcomeUnknown || !errors.As(err, &ae) && !isDialError(err)) {
