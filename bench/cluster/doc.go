@@ -7,7 +7,8 @@
 // cluster/node.Run), each with its own temp data directory, certificates of
 // a fresh cluster CA (as `thinraft cluster init` makes them) and a
 // userspace-engine pool, so every operation takes the real path: HTTPS
-// API (any node, forwarded to the leader) -> Raft -> the pool node's
+// API (the leader, once a client's first answer named it; a follower
+// forwards otherwise) -> Raft -> the pool node's
 // agent -> thinpool -> engine, and the client waits for the completion
 // with ?wait.
 //

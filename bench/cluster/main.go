@@ -189,7 +189,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	if asProcs {
 		rep.Setup.Mode = "3 `thinraft agent` processes (built from cmd/thinraft), clients in the bench process"
 	}
-	rep.Setup.Path = "HTTPS API on any node (followers forward to the leader) -> Raft (3 voters, mTLS) -> agent of the pool's node (batched) -> thinpool -> userspace engine; every timed call uses ?wait"
+	rep.Setup.Path = "HTTPS API: a client's first call on its first endpoint (rotated over the nodes), later calls on the leader that answer named (X-Thinraft-Leader), a follower forwarding otherwise -> Raft (3 voters, mTLS) -> agent of the pool's node (batched) -> thinpool -> userspace engine; every timed call uses ?wait"
 	rep.Setup.Definition = "ops = create and snapshot calls, each timed from the API call to its answer after the operation completed; ops/s = ops / wall time with all clients busy; wall_ms_per_op = wall time / ops (the per-op cost); volumes_at_start counts volumes and snapshots; " +
 		"open_loop: arrivals on a fixed schedule at target_ops_per_s (alternating create and snapshot, each call with ?wait, a goroutine per arrival over all clients), latency from the scheduled arrival to the answer (queueing and dispatch lag counted: no coordinated omission)"
 

@@ -113,8 +113,10 @@ func startRig(dir string, n int, asProcs bool, logLevel string) (*rig, error) {
 	return r, nil
 }
 
-// endpoints lists the API addresses starting at node i (clients spread
-// over the nodes; followers forward writes to the leader).
+// endpoints lists the API addresses starting at node i: a client's first
+// call lands on node i, whose answer names the leader
+// (api.HeaderLeader); the client sends its later calls there, as any
+// long-lived client of the API does.
 func (r *rig) endpoints(i int) []string {
 	var out []string
 	for k := range r.cfgs {
