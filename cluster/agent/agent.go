@@ -267,7 +267,7 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 		}
 		return
 	}
-	queue := a.cfg.FSM.PendingIntents(p.UUID)
+	queue := run.rec.Pending()
 	if len(queue) == 0 {
 		return
 	}

@@ -13,9 +13,12 @@
 // Record is a view of the FSM (Record in record.go): Load builds the
 // thinpool.PoolState from the pool, its volumes and its pending intent queue;
 // Complete/CompleteBatch propose intent_complete, Abandon proposes
-// intent_abandon, Quarantine proposes pool_quarantine. Every proposal waits
-// until the local replica has applied it, so a Load after a completion sees
-// it even on a follower. Metadata pools are keyed by uuid and so are the
+// intent_abandon, Quarantine proposes pool_quarantine. Every proposal but a
+// completion waits until the local replica has applied it, so the next Load
+// sees it even on a follower. A completion returns once committed: the
+// Record presents the pool as after it until the replica has applied it
+// (ahead.go), so a follower's next batch does not wait for it to learn of
+// the commit. Metadata pools are keyed by uuid and so are the
 // thinpool pools (Config.Name = uuid; the dm names stay far under the
 // 127-byte limit).
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/thinraft/thinraft/metadata"
@@ -32,6 +33,11 @@ type Record struct {
 	// timeout bounds one proposal, so a cluster without quorum stalls a
 	// batch (retried later), not the agent.
 	timeout time.Duration
+
+	mu sync.Mutex
+	// ahead are completions committed but maybe not applied locally yet,
+	// in log order (ahead.go).
+	ahead []aheadCompletion
 }
 
 var (
@@ -58,7 +64,10 @@ func (r *Record) Load(context.Context) (thinpool.PoolState, error) {
 			err = fmt.Errorf("pool %s is not in the record", r.pool)
 			return
 		}
-		st = poolState(p, v.VolumesOfPool(r.pool), v.PendingIntents(r.pool))
+		ahead := r.pendingAhead(v.Index())
+		vols := v.VolumesOfPool(r.pool)
+		st = poolState(p, vols, withoutAhead(v.PendingIntents(r.pool), ahead))
+		applyAhead(&st, vols, ahead)
 	})
 	if err != nil {
 		return thinpool.PoolState{}, err
@@ -133,13 +142,38 @@ func (r *Record) Complete(ctx context.Context, in thinpool.Intent) error {
 // CompleteBatch reports a batch executed as one kernel transaction: one
 // intent_complete command. A repeated completion (a retry after a lost
 // response) is accepted by the FSM as Already.
+//
+// It returns once the cluster committed the completion, without waiting for
+// the local replica to apply it: Load and Pending present the pool as after
+// it until the replica catches up (ahead.go). A refused completion is
+// waited for, so the next Load reads the replica's truth.
 func (r *Record) CompleteBatch(ctx context.Context, batch []thinpool.Intent) error {
 	ids := make([]string, len(batch))
 	for i, in := range batch {
 		ids[i] = in.ID
 	}
-	_, err := r.propose(ctx, metadata.CmdIntentComplete, metadata.IntentComplete{Pool: r.pool, FromTxn: batch[0].FromTxn, Intents: ids})
-	return err
+	queue := r.fsm.PendingIntents(r.pool)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	res, err := proposeCommitted(ctx, r.fsm, r.prop, r.now(), metadata.CmdIntentComplete,
+		metadata.IntentComplete{Pool: r.pool, FromTxn: batch[0].FromTxn, Intents: ids})
+	if err != nil {
+		return err
+	}
+	if r.fsm.AppliedIndex() < res.Index {
+		r.rememberAhead(newAheadCompletion(res.Index, batch, queue))
+	}
+	return nil
+}
+
+// Pending returns the pool's pending intents in order, as after the
+// completions committed but not yet applied locally.
+func (r *Record) Pending() []metadata.Intent {
+	var queue []metadata.Intent
+	r.fsm.Read(func(v metadata.View) {
+		queue = withoutAhead(v.PendingIntents(r.pool), r.pendingAhead(v.Index()))
+	})
+	return queue
 }
 
 // Abandon reports an intent refused before its message was sent.
@@ -183,6 +217,22 @@ func (r *Record) propose(ctx context.Context, typ metadata.CommandType, payload 
 const DefaultProposeTimeout = 30 * time.Second
 
 func propose(ctx context.Context, fsm *metadata.FSM, prop Proposer, at time.Time, typ metadata.CommandType, payload any) (*metadata.Result, error) {
+	res, err := send(ctx, prop, at, typ, payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitApplied(ctx, fsm, res.Index); err != nil {
+		return res, fmt.Errorf("%s: %w", typ, err)
+	}
+	if err := res.AsError(); err != nil {
+		return res, fmt.Errorf("%s: %w", typ, err)
+	}
+	return res, nil
+}
+
+// send commits a command through the proposer and returns its result,
+// accepted or refused.
+func send(ctx context.Context, prop Proposer, at time.Time, typ metadata.CommandType, payload any) (*metadata.Result, error) {
 	p, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", typ, err)
@@ -194,10 +244,21 @@ func propose(ctx context.Context, fsm *metadata.FSM, prop Proposer, at time.Time
 	if res == nil {
 		return nil, fmt.Errorf("%s: the proposer returned no result", typ)
 	}
-	if err := waitApplied(ctx, fsm, res.Index); err != nil {
-		return res, fmt.Errorf("%s: %w", typ, err)
+	return res, nil
+}
+
+// proposeCommitted is propose for a command whose success the caller can
+// present itself (CompleteBatch): it returns once the command is committed
+// and accepted, and waits for the local replica only when it was refused.
+func proposeCommitted(ctx context.Context, fsm *metadata.FSM, prop Proposer, at time.Time, typ metadata.CommandType, payload any) (*metadata.Result, error) {
+	res, err := send(ctx, prop, at, typ, payload)
+	if err != nil {
+		return nil, err
 	}
 	if err := res.AsError(); err != nil {
+		if werr := waitApplied(ctx, fsm, res.Index); werr != nil {
+			return res, fmt.Errorf("%s: %w (%v)", typ, err, werr)
+		}
 		return res, fmt.Errorf("%s: %w", typ, err)
 	}
 	return res, nil
