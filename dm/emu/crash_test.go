@@ -71,7 +71,9 @@ func TestJournalCompactionAndReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if tp.e.pools[tp.meta].st.sb.epoch == epoch0 {
+	// Compaction in the background keeps the epoch and moves the journal's
+	// first sequence number; a foreground one changes the epoch.
+	if sb := tp.e.pools[tp.meta].st.sb; sb.epoch == epoch0 && sb.jseq == 1 {
 		t.Fatal("400 commits never compacted the journal")
 	}
 	tp.checkMeta()

@@ -36,7 +36,11 @@ func unpackMapping(v uint64) (block uint64, time uint32) {
 type chunk struct {
 	refs int32
 	n    int32 // present entries
-	e    [chunkSize]uint64
+	// gen is meta.chunkGen when the chunk was made; while a background
+	// checkpoint reads the chunks of an older generation (meta.frozen) they
+	// are copied before a change instead of changed in place.
+	gen uint64
+	e   [chunkSize]uint64
 }
 
 // thinDev is one thin device's metadata (the kernel's dm_thin_device plus
@@ -133,6 +137,10 @@ type meta struct {
 	jr          []byte // pending journal ops
 	dirty       bool
 	quarantined uint64
+	// frozen: a background checkpoint is encoding the chunks made before
+	// generation chunkGen, so writableChunk copies them (see bgckpt.go).
+	frozen   bool
+	chunkGen uint64
 }
 
 func newMeta(blockSectors uint32, metaBlocks uint64) *meta {
@@ -275,15 +283,21 @@ func (m *meta) writableChunk(d *thinDev, ci uint64) *chunk {
 	c := d.chunks[ci]
 	switch {
 	case c == nil:
-		c = &chunk{refs: 1}
+		c = &chunk{refs: 1, gen: m.chunkGen}
 		d.chunks[ci] = c
 		m.liveChunks++
 		m.retree(d)
 	case c.refs > 1:
-		nc := &chunk{refs: 1, n: c.n, e: c.e}
+		nc := &chunk{refs: 1, n: c.n, gen: m.chunkGen, e: c.e}
 		c.refs--
 		d.chunks[ci] = nc
 		m.liveChunks++
+		c = nc
+	case m.frozen && c.gen != m.chunkGen:
+		// Only d uses c, so the copy replaces it one for one: the live
+		// chunk count and the modelled tree do not change.
+		nc := &chunk{refs: 1, n: c.n, gen: m.chunkGen, e: c.e}
+		d.chunks[ci] = nc
 		c = nc
 	}
 	return c

@@ -21,7 +21,7 @@ const (
 	sbMagic   = 0x4d45524e49485400 // "\x00THINREM" little-endian-ish tag; any fixed value works
 	recMagicC = 0x544b4350         // checkpoint record
 	recMagicJ = 0x4c4e524a         // journal record
-	formatVer = 1
+	formatVer = 2                  // 2 added the journal's first sequence number; 1 is read as 1
 
 	recHeaderFixed = 64
 	extentSize     = 12
@@ -105,6 +105,7 @@ func decodeHeader(b []byte) (recHeader, bool) {
 //	0 magic u64 | 8 crc u32 (over 12..4096) | 12 version u32
 //	16 generation u64 | 24 location u64 | 32 data block sectors u32 | 36 flags u32
 //	40 checkpoint head u64 | 48 epoch u64 | 56 journal head u64 | 64 held checkpoint u64
+//	72 sequence number of the record at the journal head u64 (version 2)
 type superblock struct {
 	gen              uint64
 	loc              uint64
@@ -114,6 +115,7 @@ type superblock struct {
 	epoch            uint64
 	jhead            uint64
 	held             uint64
+	jseq             uint64
 }
 
 const flagNeedsCheck = 1
@@ -135,22 +137,35 @@ func (s superblock) encode() []byte {
 	le.PutUint64(b[48:], s.epoch)
 	le.PutUint64(b[56:], s.jhead)
 	le.PutUint64(b[64:], s.held)
+	le.PutUint64(b[72:], s.jseq)
 	le.PutUint32(b[8:], crc(b[12:]))
 	return b
 }
 
 func decodeSuperblock(b []byte, loc uint64) (superblock, bool) {
 	le := binary.LittleEndian
-	if le.Uint64(b[0:]) != sbMagic || le.Uint32(b[8:]) != crc(b[12:]) || le.Uint32(b[12:]) != formatVer {
+	ver := le.Uint32(b[12:])
+	if le.Uint64(b[0:]) != sbMagic || le.Uint32(b[8:]) != crc(b[12:]) || ver < 1 || ver > formatVer {
 		return superblock{}, false
 	}
 	s := superblock{gen: le.Uint64(b[16:]), loc: le.Uint64(b[24:]), dataBlockSectors: le.Uint32(b[32:]),
 		needsCheck: le.Uint32(b[36:])&flagNeedsCheck != 0, ckpt: le.Uint64(b[40:]),
-		epoch: le.Uint64(b[48:]), jhead: le.Uint64(b[56:]), held: le.Uint64(b[64:])}
-	if s.loc != loc {
+		epoch: le.Uint64(b[48:]), jhead: le.Uint64(b[56:]), held: le.Uint64(b[64:]), jseq: 1}
+	if ver >= 2 {
+		s.jseq = le.Uint64(b[72:])
+	}
+	if s.loc != loc || s.jseq == 0 {
 		return superblock{}, false
 	}
 	return s, true
+}
+
+// newerVersion reports the version of a superblock that checks out but was
+// written by a newer format than this engine reads.
+func newerVersion(b []byte) (uint32, bool) {
+	le := binary.LittleEndian
+	ver := le.Uint32(b[12:])
+	return ver, le.Uint64(b[0:]) == sbMagic && le.Uint32(b[8:]) == crc(b[12:]) && ver > formatVer
 }
 
 func allZero(b []byte) bool {

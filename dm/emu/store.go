@@ -28,6 +28,11 @@ type store struct {
 	jSeq      uint64
 	heldBlks  []uint64
 	ckptBytes int
+	// bg is the checkpoint being encoded off the commit path, nil if none
+	// (bgckpt.go).
+	bg *bgCheckpoint
+	// failAt, set by tests, makes a commit stop at a named step.
+	failAt func(step string) error
 }
 
 // errStoreFull: the metadata file has no room for a record.
@@ -192,6 +197,7 @@ func newEpoch() uint64 {
 // makes it the held checkpoint. The old checkpoint and journal blocks are
 // freed once the new superblock is durable (unless still held).
 func (s *store) checkpoint(m *meta, hold bool) error {
+	s.dropBackground()
 	payload := encodeState(m)
 	_, headB, err := s.alloc(1)
 	if err != nil {
@@ -215,7 +221,7 @@ func (s *store) checkpoint(m *meta, hold bool) error {
 		return err
 	}
 	sb := s.sb
-	sb.ckpt, sb.epoch, sb.jhead = headB[0], epoch, nextB[0]
+	sb.ckpt, sb.epoch, sb.jhead, sb.jseq = headB[0], epoch, nextB[0], 1
 	sb.needsCheck = m.needsCheck
 	sb.dataBlockSectors = m.dataBlockSectors
 	if hold {
@@ -262,9 +268,11 @@ func (s *store) appendJournal(m *meta) error {
 	return nil
 }
 
-// commit makes m's pending changes durable: a journal record, or a new
-// checkpoint when the journal has grown past the checkpoint's size (or
-// space is short), which bounds replay time and metadata file usage.
+// commit makes m's pending changes durable: a journal record. When the
+// journal has grown past twice the checkpoint's size, which bounds replay
+// time and metadata file usage, a new checkpoint of the state is encoded in
+// the background and installed by a later commit (bgckpt.go); when space
+// is short or needs_check changes, the commit writes one itself.
 func (s *store) commit(m *meta) error {
 	if len(m.jr) == 0 && m.needsCheck == s.sb.needsCheck {
 		return nil
@@ -272,12 +280,21 @@ func (s *store) commit(m *meta) error {
 	ckptBlocks := uint64(s.ckptBytes/blockSize + 1)
 	jblocks := uint64(len(s.jBlks))
 	recBlocks := uint64(len(m.jr)/blockSize + 2)
-	if m.needsCheck != s.sb.needsCheck || jblocks+recBlocks > 2*ckptBlocks+64 || s.freeBlocks() < recBlocks+ckptBlocks+8 {
+	if m.needsCheck != s.sb.needsCheck || s.freeBlocks() < recBlocks+ckptBlocks+8 {
 		if err := s.checkpoint(m, false); err == nil || !errors.Is(err, errStoreFull) {
 			return err
 		}
 	}
-	return s.appendJournal(m)
+	if s.backgroundReady() {
+		return s.installBackground(m)
+	}
+	if err := s.appendJournal(m); err != nil {
+		return err
+	}
+	if s.bg == nil && jblocks+recBlocks > 2*ckptBlocks+64 {
+		s.startBackground(m)
+	}
+	return nil
 }
 
 // setNeedsCheck persists the needs_check flag without touching anything
@@ -306,6 +323,7 @@ func (s *store) releaseHeld() error {
 }
 
 func (s *store) close() error {
+	s.dropBackground()
 	if s.f == nil {
 		return nil
 	}
@@ -388,6 +406,13 @@ func loadStore(f *os.File, held bool) (*store, *meta, error) {
 		if i == 0 && allZero(b) {
 			return nil, nil, errUnformatted
 		}
+		// A slot of a newer format refuses the file: falling back to the
+		// other, older slot would open a stale state whose blocks the
+		// newer engine may have reused.
+		if ver, newer := newerVersion(b); newer {
+			return nil, nil, fmt.Errorf("%w: metadata format version %d is newer than this engine reads (%d); open it with the thinraft that wrote it",
+				errBadSuperblock, ver, formatVer)
+		}
 		sbs[i], valid[i] = decodeSuperblock(b, uint64(i))
 	}
 	switch {
@@ -431,7 +456,7 @@ func loadStore(f *os.File, held bool) (*store, *meta, error) {
 	head := s.sb.jhead
 	s.jBlks = []uint64{head}
 	s.mark(head)
-	for seq := uint64(1); ; seq++ {
+	for seq := s.sb.jseq; ; seq++ {
 		p, blks, next, ok, err := s.readRecord(head, recMagicJ, s.sb.epoch, seq)
 		if err != nil {
 			return nil, nil, err
