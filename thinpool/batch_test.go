@@ -21,6 +21,9 @@ type queueRecord struct {
 	thins map[uint32]ThinRecord
 	queue []Intent
 	found []Finding
+	// lose makes CompleteBatch fail without recording anything: a
+	// completion proposed but never committed (the node died first).
+	lose bool
 }
 
 func newQueueRecord() *queueRecord { return &queueRecord{thins: map[uint32]ThinRecord{}} }
@@ -68,6 +71,9 @@ func (r *queueRecord) Complete(ctx context.Context, in Intent) error {
 func (r *queueRecord) CompleteBatch(_ context.Context, batch []Intent) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.lose {
+		return errCompletionLost
+	}
 	if len(batch) > len(r.queue) {
 		return fmt.Errorf("%w: batch of %d, queue of %d", ErrIntentConflict, len(batch), len(r.queue))
 	}
@@ -82,6 +88,14 @@ func (r *queueRecord) CompleteBatch(_ context.Context, batch []Intent) error {
 	}
 	r.txn, r.queue = st.TxnID, r.queue[len(batch):]
 	return nil
+}
+
+var errCompletionLost = errors.New("completion lost")
+
+func (r *queueRecord) setLose(lose bool) {
+	r.mu.Lock()
+	r.lose = lose
+	r.mu.Unlock()
 }
 
 func (r *queueRecord) Abandon(_ context.Context, in Intent, _ string) error {

@@ -41,9 +41,15 @@ type Config struct {
 	// ProposeTimeout bounds each command the agent proposes (default
 	// DefaultProposeTimeout).
 	ProposeTimeout time.Duration
+	// Pipeline is how many batches of a pool may have their completion
+	// outstanding: with 2 (the default) the next batch executes while the
+	// previous one's completion is proposed (pipeline.go); 1 waits for each
+	// completion to commit before the next batch.
+	Pipeline int
 	// Failpoints are handed to every pool (crash tests).
 	Failpoints *thinpool.Failpoints
-	// OnBatch, if set, is told of every executed batch (tests, metrics).
+	// OnBatch, if set, is told of every batch whose completion committed,
+	// with the time from the batch's start to its commit (tests, metrics).
 	OnBatch func(pool string, intents int, took time.Duration)
 	Logger  *slog.Logger
 	// Now is the clock for command timestamps (default time.Now).
@@ -75,6 +81,9 @@ func (c *Config) fill() error {
 	if c.ProposeTimeout <= 0 {
 		c.ProposeTimeout = DefaultProposeTimeout
 	}
+	if c.Pipeline <= 0 {
+		c.Pipeline = 2
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +95,7 @@ func (c *Config) fill() error {
 
 // Stats counts what an agent did since it started.
 type Stats struct {
-	Batches  int // batches executed (completed, fully or up to a refusal)
+	Batches  int // batches whose completion committed (fully or up to a refusal)
 	Intents  int // intents completed
 	MaxBatch int // largest batch completed
 	Refused  int // intents refused (abandoned)
@@ -106,6 +115,9 @@ type Agent struct {
 	// x are the NBD exports (activation.go).
 	x  exports
 	wg sync.WaitGroup
+	// completed is poked when a pipelined completion ends: a pool may
+	// start its next batch, or report a failure.
+	completed chan struct{}
 }
 
 // poolRun is one open pool and its retry state. Only the Run goroutine
@@ -120,6 +132,9 @@ type poolRun struct {
 	recData, recMeta uint64
 	fails            int
 	next             time.Time
+	// settling: a batch succeeded but its pipelined completion has not
+	// committed yet; the failure state is cleared when it has.
+	settling bool
 	// lastErr is the latest failure, "" after a success (under Agent.mu:
 	// PoolStatus reads it).
 	lastErr string
@@ -136,7 +151,8 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}, active: map[string]activeThin{}, x: newExports()}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), pools: map[string]*poolRun{}, active: map[string]activeThin{}, x: newExports(),
+		completed: make(chan struct{}, 1)}, nil
 }
 
 // Stats returns the agent's counters.
@@ -179,6 +195,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		case <-changed:
 		case <-a.x.poke:
+		case <-a.completed:
 		case <-retry.C:
 		case <-reconcile.C:
 			a.reconcileAll(ctx)
@@ -267,12 +284,31 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 		}
 		return
 	}
+	if err := run.rec.TakeFailure(); err != nil {
+		// The retry, after the backoff, reads the replica's queue; the
+		// kernel proves how much of it ran.
+		a.failed(run, "complete batch", err)
+		return
+	}
+	// At most Pipeline batches outstanding, and a batch read after a failed
+	// completion must cover every intent the kernel ran: the end of a
+	// completion wakes the loop.
+	outstanding, outIntents := run.rec.Outstanding()
+	if outstanding == 0 && run.settling {
+		run.settling = false
+		run.fails, run.next = 0, time.Time{}
+		a.setLastErr(run, "")
+	}
+	room := a.cfg.MaxBatch - outIntents
+	if outstanding >= a.cfg.Pipeline || room <= 0 {
+		return
+	}
 	queue := run.rec.Pending()
 	if len(queue) == 0 {
 		return
 	}
-	batch := make([]thinpool.Intent, 0, min(len(queue), a.cfg.MaxBatch))
-	for _, in := range queue[:min(len(queue), a.cfg.MaxBatch)] {
+	batch := make([]thinpool.Intent, 0, min(len(queue), room))
+	for _, in := range queue[:min(len(queue), room)] {
 		ti, err := toIntent(in)
 		if err != nil {
 			a.failed(run, "queue", err)
@@ -280,27 +316,20 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 		}
 		batch = append(batch, ti)
 	}
-	start := time.Now()
+	run.rec.startBatch()
 	done, err := run.pool.ExecuteBatch(ctx, batch)
-	took := time.Since(start)
 	if done > 0 {
-		a.log.Debug("batch executed", "pool", p.UUID, "intents", done, "took", took)
-		if a.cfg.OnBatch != nil {
-			// Before the counters: whoever sees them sees the hook's work.
-			a.cfg.OnBatch(p.UUID, done, took)
-		}
-	}
-	a.mu.Lock()
-	if done > 0 {
-		a.stats.Batches++
-		a.stats.Intents += done
-		a.stats.MaxBatch = max(a.stats.MaxBatch, done)
+		a.log.Debug("batch executed", "pool", p.UUID, "intents", done)
 	}
 	if errors.Is(err, thinpool.ErrRefused) {
+		a.mu.Lock()
 		a.stats.Refused++
+		a.mu.Unlock()
 	}
-	a.mu.Unlock()
 	switch {
+	case err == nil && run.rec.pipelined():
+		// Healthy once its completion commits (the next step after it).
+		run.settling = true
 	case err == nil:
 		run.fails, run.next = 0, time.Time{}
 		a.setLastErr(run, "")
@@ -317,7 +346,21 @@ func (a *Agent) drive(ctx context.Context, run *poolRun, p metadata.Pool) {
 	}
 }
 
+// batchCommitted counts a batch whose completion the cluster committed.
+func (a *Agent) batchCommitted(pool string, intents int, took time.Duration) {
+	if a.cfg.OnBatch != nil {
+		// Before the counters: whoever sees them sees the hook's work.
+		a.cfg.OnBatch(pool, intents, took)
+	}
+	a.mu.Lock()
+	a.stats.Batches++
+	a.stats.Intents += intents
+	a.stats.MaxBatch = max(a.stats.MaxBatch, intents)
+	a.mu.Unlock()
+}
+
 func (a *Agent) failed(run *poolRun, what string, err error) {
+	run.settling = false
 	run.fails++
 	d := a.backoff(run.fails)
 	run.next = time.Now().Add(d)
@@ -355,7 +398,14 @@ func (a *Agent) open(ctx context.Context, p metadata.Pool) (*poolRun, error) {
 		return nil, err
 	}
 	rec := NewRecord(a.cfg.FSM, a.cfg.Proposer, p.UUID)
-	rec.now, rec.timeout = a.cfg.Now, a.cfg.ProposeTimeout
+	rec.now, rec.timeout, rec.depth = a.cfg.Now, a.cfg.ProposeTimeout, a.cfg.Pipeline
+	rec.committed = func(intents int, took time.Duration) { a.batchCommitted(p.UUID, intents, took) }
+	rec.wake = func() {
+		select {
+		case a.completed <- struct{}{}:
+		default:
+		}
+	}
 	pool, err := thinpool.Open(ctx, cfg, thinpool.Options{Control: a.cfg.Control, Record: rec, Grower: a.cfg.Storage.Grower(),
 		Failpoints: a.cfg.Failpoints, Logger: a.log.With("vg", p.VG, "pool_name", p.Name)})
 	if err != nil {
@@ -399,6 +449,9 @@ func (a *Agent) recordGrown(ctx context.Context, run *poolRun, p metadata.Pool) 
 func (a *Agent) closePool(run *poolRun) {
 	run.stop()
 	<-run.monitored
+	// The next Open's reconcile must read a record no completion of this
+	// one is still moving.
+	_ = run.rec.waitIdle(context.Background())
 	a.mu.Lock()
 	if a.pools[run.pool.Name()] == run {
 		delete(a.pools, run.pool.Name())
@@ -419,6 +472,7 @@ func (a *Agent) closeRemoved(ctx context.Context, mine map[string]metadata.Pool)
 	a.mu.Unlock()
 	for _, run := range gone {
 		run.stop()
+		_ = run.rec.waitIdle(ctx)
 		if err := run.pool.Deactivate(ctx); err != nil {
 			a.log.Warn("deactivate a removed pool", "pool", run.pool.Name(), "err", err)
 		} else {
@@ -430,11 +484,18 @@ func (a *Agent) closeRemoved(ctx context.Context, mine map[string]metadata.Pool)
 // closeAll stops every monitor and forgets the pools; devices stay.
 func (a *Agent) closeAll() {
 	a.mu.Lock()
+	var runs []*poolRun
 	for uuid, run := range a.pools {
 		run.stop()
+		runs = append(runs, run)
 		delete(a.pools, uuid)
 	}
 	a.mu.Unlock()
+	// Outstanding completions land (each bounded by ProposeTimeout), so a
+	// stop between batches leaves the record where the kernel is.
+	for _, run := range runs {
+		_ = run.rec.waitIdle(context.Background())
+	}
 	a.wg.Wait()
 }
 

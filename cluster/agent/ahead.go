@@ -1,54 +1,43 @@
 package agent
 
 import (
+	"time"
+
 	"github.com/thinraft/thinraft/metadata"
 	"github.com/thinraft/thinraft/thinpool"
 )
 
-// aheadCompletion is an intent_complete the cluster committed (the leader
-// applied it and answered) that the local replica may not have applied yet.
-// Until it has, the Record presents the pool as after it: on a follower the
-// next batch starts as soon as the completion is decided in Raft, not after
-// this node learns of the commit. The completion cannot be undone: a
-// committed entry is applied on every replica in log order.
+// aheadCompletion is a batch's completion the local replica has not
+// applied yet: either committed (the leader applied it and answered), or,
+// when pipelining (pipeline.go), executed in the kernel and queued or in
+// flight to the leader. Until the replica applies it, the Record presents
+// the pool as after it, so the next batch starts at once from the kernel's
+// new transaction id.
+//
+// A committed one cannot be undone: a committed entry is applied on every
+// replica in log order. One not yet committed is presented only while its
+// proposal can still succeed; a failure drops it and every one after it,
+// and the replica's queue (with the kernel ahead of it) is the truth again
+// for thinpool's roll forward with proof.
 type aheadCompletion struct {
-	// index is the completion's log index; a view at or past it has it.
-	index   uint64
-	toTxn   uint64
-	intents map[string]bool
-	// deleted are the volumes whose thin device the completion deleted.
-	deleted map[deletedThin]bool
-}
-
-// deletedThin names a deleted thin device by volume as well as id: an id
-// is reused only after its delete completed in the replica, and a reused id
-// belongs to another volume.
-type deletedThin struct {
-	volume string
-	thin   uint32
-}
-
-func newAheadCompletion(index uint64, batch []thinpool.Intent, queue []metadata.Intent) aheadCompletion {
-	ac := aheadCompletion{index: index, toTxn: batch[0].FromTxn + uint64(len(batch)),
-		intents: make(map[string]bool, len(batch)), deleted: map[deletedThin]bool{}}
-	for _, in := range batch {
-		ac.intents[in.ID] = true
-	}
-	for _, in := range queue {
-		if ac.intents[in.ID] && in.Op == metadata.OpDelete {
-			ac.deleted[deletedThin{volume: in.Volume, thin: in.ThinID}] = true
-		}
-	}
-	return ac
+	batch []thinpool.Intent
+	// committed is set once the cluster accepted it; index is then its log
+	// index, and a view at or past index has it.
+	committed bool
+	index     uint64
+	// inFlight: the pipeline's proposal carrying it has been sent.
+	inFlight bool
+	// started is when the agent began the batch (for its counters).
+	started time.Time
 }
 
 // pendingAhead returns the completions a view at index has not applied
-// yet, in log order, and forgets the ones it has.
+// yet, in log order, and forgets the committed ones it has.
 func (r *Record) pendingAhead(index uint64) []aheadCompletion {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
-	for n < len(r.ahead) && r.ahead[n].index <= index {
+	for n < len(r.ahead) && r.ahead[n].committed && r.ahead[n].index <= index {
 		n++
 	}
 	if n > 0 {
@@ -60,13 +49,6 @@ func (r *Record) pendingAhead(index uint64) []aheadCompletion {
 	return append([]aheadCompletion(nil), r.ahead...)
 }
 
-// rememberAhead records a committed completion.
-func (r *Record) rememberAhead(ac aheadCompletion) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ahead = append(r.ahead, ac)
-}
-
 // withoutAhead removes from queue the intents the ahead completions
 // finished. The result is the replica's queue after them: completions take
 // the queue's head in order.
@@ -74,36 +56,36 @@ func withoutAhead(queue []metadata.Intent, ahead []aheadCompletion) []metadata.I
 	if len(ahead) == 0 {
 		return queue
 	}
+	done := map[string]bool{}
+	for _, ac := range ahead {
+		for _, in := range ac.batch {
+			done[in.ID] = true
+		}
+	}
 	out := queue[:0:0]
 	for _, in := range queue {
-		done := false
-		for _, ac := range ahead {
-			if ac.intents[in.ID] {
-				done = true
-				break
-			}
-		}
-		if !done {
+		if !done[in.ID] {
 			out = append(out, in)
 		}
 	}
 	return out
 }
 
-// applyAhead adjusts a pool state built from a lagging view: the
-// transaction id is the last completion's, and volumes deleted by them are
-// gone. Created thin ids need nothing: withoutAhead took their intents out
-// of the queue, so poolState already counts them as present.
-func applyAhead(st *thinpool.PoolState, vols []metadata.Volume, ahead []aheadCompletion) {
+// applyAhead adjusts a pool state built from a view that has not applied
+// the ahead completions: the transaction id is the last one's, and their
+// intents' effects on the thin set are applied in order. In such a view an
+// id a pending delete names still belongs to the deleted volume (ids are
+// reused only after the delete completed in the replica), and a pending
+// create's id is absent (poolState leaves queued creates out).
+func applyAhead(st *thinpool.PoolState, ahead []aheadCompletion) {
 	for _, ac := range ahead {
-		st.TxnID = max(st.TxnID, ac.toTxn)
-		if len(ac.deleted) == 0 {
-			continue
-		}
-		for _, vol := range vols {
-			if ac.deleted[deletedThin{volume: vol.UUID, thin: vol.ThinID}] {
-				delete(st.Thins, vol.ThinID)
+		st.TxnID = max(st.TxnID, ac.batch[0].FromTxn+uint64(len(ac.batch)))
+		for _, in := range ac.batch {
+			if in.Op == thinpool.OpDelete {
+				delete(st.Thins, in.ThinID)
+				continue
 			}
+			st.Thins[in.ThinID] = thinpool.ThinRecord{ID: in.ThinID, SizeSectors: in.SizeSectors}
 		}
 	}
 }

@@ -22,12 +22,29 @@ type laggingProposer struct {
 	log           [][]byte
 	hold          bool
 	appliedLocal  int
+	// gate, if set, is waited on before a command is committed; fail, if
+	// set, is returned instead of committing (no quorum).
+	gate chan struct{}
+	fail error
 }
 
-func (p *laggingProposer) Propose(_ context.Context, cmd metadata.Command) (*metadata.Result, error) {
+func (p *laggingProposer) Propose(ctx context.Context, cmd metadata.Command) (*metadata.Result, error) {
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	gate, fail := p.gate, p.fail
+	p.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if fail != nil {
+		return nil, fail
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -171,4 +188,99 @@ func thinIDs(st thinpool.PoolState) []uint32 {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// TestPipelinedCompletion: with a pipeline, CompleteBatch returns before
+// the completion is committed; Load presents the pool as after it while it
+// is in flight; a failed completion is reported once, drops what was
+// outstanding, and leaves the replica's queue (from the old transaction id)
+// as the truth.
+func TestPipelinedCompletion(t *testing.T) {
+	ctx := context.Background()
+	p := &laggingProposer{leader: metadata.New(metadata.Options{}), local: metadata.New(metadata.Options{})}
+	pool := newUUID(t)
+	p.do(t, metadata.CmdNodeJoin, metadata.NodeJoin{ID: "n1", Addr: "127.0.0.1:1"})
+	p.do(t, metadata.CmdVGCreate, metadata.VGCreate{Name: testVG, UUID: newUUID(t)})
+	p.do(t, metadata.CmdPoolAdd, metadata.PoolAdd{UUID: pool, VG: testVG, Name: "pool0", Node: "n1", ChunkSectors: 128,
+		DataBytes: 64 * mib, MetaBytes: 8 * mib, Discards: "passdown"})
+	for _, name := range []string{"a", "b", "c"} {
+		p.do(t, metadata.CmdVolumeCreate, metadata.VolumeCreate{UUID: newUUID(t), VG: testVG, Name: name, Pool: pool, SizeBytes: 4 * mib})
+	}
+	rec := NewRecord(p.local, p, pool)
+	rec.depth = 2
+	woken := make(chan struct{}, 16)
+	rec.wake = func() { woken <- struct{}{} }
+	var committed []int
+	var mu sync.Mutex
+	rec.committed = func(n int, _ time.Duration) { mu.Lock(); committed = append(committed, n); mu.Unlock() }
+	st, err := rec.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.gate = gate
+	p.mu.Unlock()
+	if err := rec.CompleteBatch(ctx, st.Queue[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.CompleteBatch(ctx, st.Queue[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if b, n := rec.Outstanding(); b != 2 || n != 2 {
+		t.Fatalf("outstanding %d batches %d intents, want 2 and 2", b, n)
+	}
+	mid, err := rec.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mid.TxnID != 2 || len(mid.Queue) != 1 || mid.Queue[0].ID != st.Queue[2].ID || len(mid.Thins) != 2 {
+		t.Fatalf("Load with two completions in flight: txn %d queue %d thins %v; want txn 2, the third intent, two thins",
+			mid.TxnID, len(mid.Queue), thinIDs(mid))
+	}
+	close(gate)
+	if err := rec.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-woken
+	if got := len(p.leader.PendingIntents(pool)); got != 1 {
+		t.Fatalf("leader's queue after the completions: %d, want 1", got)
+	}
+	mu.Lock()
+	if sum := 0; len(committed) == 0 || func() int {
+		for _, n := range committed {
+			sum += n
+		}
+		return sum
+	}() != 2 {
+		t.Errorf("committed batches %v, want two intents in all", committed)
+	}
+	mu.Unlock()
+
+	// The third completion fails: nothing stays presented, the failure is
+	// reported once, and the replica's queue is the truth.
+	p.mu.Lock()
+	p.gate, p.fail = nil, errors.New("no quorum")
+	p.mu.Unlock()
+	if err := rec.CompleteBatch(ctx, st.Queue[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Drain(ctx); err == nil || !errors.Is(err, errCompletionsDropped) {
+		t.Fatalf("Drain after a failed completion: %v", err)
+	}
+	if err := rec.TakeFailure(); err == nil {
+		t.Fatal("the failure was not reported")
+	}
+	if err := rec.TakeFailure(); err != nil {
+		t.Fatalf("the failure was reported twice: %v", err)
+	}
+	p.catchUp()
+	after, err := rec.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.TxnID != 2 || len(after.Queue) != 1 {
+		t.Fatalf("after the failed completion: txn %d queue %d, want txn 2 and the third intent queued", after.TxnID, len(after.Queue))
+	}
 }

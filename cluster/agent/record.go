@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,10 +35,26 @@ type Record struct {
 	// batch (retried later), not the agent.
 	timeout time.Duration
 
+	// depth is the pipeline's: the batches whose completions may be
+	// outstanding (1: CompleteBatch waits for the commit).
+	depth int
+	// wake, if set, is called when a pipelined completion ends.
+	wake func()
+	// committed, if set, is told of every batch whose completion the
+	// cluster committed, with the time since its startBatch.
+	committed func(intents int, took time.Duration)
+	// started is when the agent began the batch now executing.
+	started time.Time
+
 	mu sync.Mutex
-	// ahead are completions committed but maybe not applied locally yet,
-	// in log order (ahead.go).
+	// ahead are completions the local replica may not have applied yet,
+	// committed first, then the pipeline's, in log order (ahead.go).
 	ahead []aheadCompletion
+	// completing: the pool's completer goroutine runs; idle is closed when
+	// it ends. failure is a pipelined completion's error, until taken.
+	completing bool
+	idle       chan struct{}
+	failure    error
 }
 
 var (
@@ -65,9 +82,8 @@ func (r *Record) Load(context.Context) (thinpool.PoolState, error) {
 			return
 		}
 		ahead := r.pendingAhead(v.Index())
-		vols := v.VolumesOfPool(r.pool)
-		st = poolState(p, vols, withoutAhead(v.PendingIntents(r.pool), ahead))
-		applyAhead(&st, vols, ahead)
+		st = poolState(p, v.VolumesOfPool(r.pool), withoutAhead(v.PendingIntents(r.pool), ahead))
+		applyAhead(&st, ahead)
 	})
 	if err != nil {
 		return thinpool.PoolState{}, err
@@ -146,22 +162,34 @@ func (r *Record) Complete(ctx context.Context, in thinpool.Intent) error {
 // It returns once the cluster committed the completion, without waiting for
 // the local replica to apply it: Load and Pending present the pool as after
 // it until the replica catches up (ahead.go). A refused completion is
-// waited for, so the next Load reads the replica's truth.
+// waited for, so the next Load reads the replica's truth. With a pipeline
+// depth of 2 or more it returns at once and the completion is proposed
+// behind the agent's next batch (pipeline.go).
 func (r *Record) CompleteBatch(ctx context.Context, batch []thinpool.Intent) error {
-	ids := make([]string, len(batch))
-	for i, in := range batch {
-		ids[i] = in.ID
+	batch = slices.Clone(batch)
+	if r.depth > 1 {
+		r.mu.Lock()
+		failed := r.failure != nil
+		r.mu.Unlock()
+		if !failed {
+			r.enqueueCompletion(ctx, batch, r.started)
+			return nil
+		}
 	}
-	queue := r.fsm.PendingIntents(r.pool)
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	res, err := proposeCommitted(ctx, r.fsm, r.prop, r.now(), metadata.CmdIntentComplete,
-		metadata.IntentComplete{Pool: r.pool, FromTxn: batch[0].FromTxn, Intents: ids})
+	// After a pipelined failure, the roll forward that recovers from it
+	// goes out alone, behind whatever was still in flight.
+	if err := r.waitIdle(ctx); err != nil {
+		return err
+	}
+	res, err := r.proposeCompletion(ctx, batch)
 	if err != nil {
 		return err
 	}
+	r.tell(len(batch), r.started)
 	if r.fsm.AppliedIndex() < res.Index {
-		r.rememberAhead(newAheadCompletion(res.Index, batch, queue))
+		r.mu.Lock()
+		r.ahead = append(r.ahead, aheadCompletion{batch: batch, committed: true, index: res.Index})
+		r.mu.Unlock()
 	}
 	return nil
 }
@@ -178,6 +206,10 @@ func (r *Record) Pending() []metadata.Intent {
 
 // Abandon reports an intent refused before its message was sent.
 func (r *Record) Abandon(ctx context.Context, in thinpool.Intent, reason string) error {
+	// The completions before it go first: the log keeps the agent's order.
+	if err := r.Drain(ctx); err != nil {
+		return err
+	}
 	_, err := r.propose(ctx, metadata.CmdIntentAbandon, metadata.IntentAbandon{Pool: r.pool, Intents: []string{in.ID}, Reason: reason})
 	return err
 }
@@ -200,6 +232,9 @@ func (r *Record) Quarantine(ctx context.Context, f thinpool.Finding) error {
 	})
 	if known {
 		return nil
+	}
+	if err := r.waitIdle(ctx); err != nil {
+		return err
 	}
 	_, err := r.propose(ctx, metadata.CmdPoolQuarantine, metadata.PoolQuarantine{Pool: r.pool, Findings: []metadata.Finding{mf}})
 	return err
