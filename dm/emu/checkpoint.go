@@ -51,8 +51,13 @@ func captureState(m *meta) *stateImage {
 	for id, d := range m.devs {
 		di := devImage{id: id, transaction: d.transaction, creationTime: d.creationTime, snapTime: d.snapTime,
 			first: len(img.refs)}
-		for ci, c := range d.chunks {
-			img.refs = append(img.refs, chunkRef{ci, c})
+		// Most devices of a large pool map nothing yet, and touching their
+		// empty chunk map is a cache miss per device; a device without
+		// mappings has no chunks (empty chunks are dropped: meta.check).
+		if d.mapped > 0 {
+			for ci, c := range d.chunks {
+				img.refs = append(img.refs, chunkRef{ci, c})
+			}
 		}
 		di.count = len(img.refs) - di.first
 		img.devs = append(img.devs, di)

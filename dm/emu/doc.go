@@ -21,9 +21,11 @@
 // change is also appended to a pending journal record. A commit (after each
 // message, on flush, on suspend and status, and every CommitPeriod) makes
 // the data file durable, then writes that record into the metadata file at a
-// block the previous record announced, and fdatasyncs it; compaction writes
-// a checkpoint and flips one of two superblocks (store.go, record.go,
-// checkpoint.go). A crash therefore loses exactly the uncommitted changes.
+// block the previous record announced, and fdatasyncs it; compaction encodes
+// a checkpoint of a captured commit on another goroutine and a later commit
+// writes it and flips one of two superblocks (store.go, record.go,
+// checkpoint.go, bgckpt.go), so no commit pays for encoding the whole state.
+// A crash therefore loses exactly the uncommitted changes.
 // Blocks freed in a transaction are not reused before it commits, so the
 // committed mappings never see overwritten data. The kernel's metadata block
 // usage is modelled separately (space.go) for the status line.
