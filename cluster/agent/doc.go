@@ -15,14 +15,15 @@
 // Complete/CompleteBatch propose intent_complete, Abandon proposes
 // intent_abandon, Quarantine proposes pool_quarantine. Every proposal but a
 // completion waits until the local replica has applied it, so the next Load
-// sees it even on a follower. Completions are pipelined (pipeline.go,
-// Config.Pipeline): CompleteBatch queues the completion and the next batch
-// executes from the kernel's new transaction id while one goroutine per pool
-// proposes the queued completions strictly in order; the Record presents
-// the pool as after every completion queued or committed until the local
-// replica has applied it (ahead.go). A failed completion drops the
-// outstanding ones, and the retry's ExecuteBatch rolls forward the prefix
-// of the replica's queue the kernel proves it ran, as after a crash. Metadata pools are keyed by uuid and so are the
+// sees it even on a follower. A completion returns once committed, and the
+// Record presents the pool as after it until the local replica has applied
+// it (ahead.go). Optionally (Config.Pipeline >= 2, off by default: it
+// measured slower while completions go out one at a time) completions are
+// pipelined (pipeline.go): CompleteBatch queues the completion and the next
+// batch executes from the kernel's new transaction id while one goroutine
+// per pool proposes the queued ones strictly in order; a failed completion
+// drops the outstanding ones, and the retry's ExecuteBatch rolls forward the
+// prefix of the replica's queue the kernel proves it ran, as after a crash. Metadata pools are keyed by uuid and so are the
 // thinpool pools (Config.Name = uuid; the dm names stay far under the
 // 127-byte limit).
 //

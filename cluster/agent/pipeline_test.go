@@ -36,7 +36,7 @@ func TestPipelineExecutesBehindACompletion(t *testing.T) {
 	c := newTestCluster(t, 1)
 	pool := c.addPool(0, "pool0", 64*mib, 16*mib)
 	g := &completionGate{inner: c, open: make(chan struct{})}
-	r := newAgentRig(t, c, 0, func(cfg *Config) { cfg.Proposer = g })
+	r := newAgentRig(t, c, 0, func(cfg *Config) { cfg.Proposer, cfg.Pipeline = g, 2 })
 	r.start()
 	kernelTxn := func() uint64 {
 		run := r.a.pool(pool)
