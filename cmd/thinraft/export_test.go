@@ -211,6 +211,7 @@ func TestNBDExport(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	waitVolume(ctx, t, cl, "the record to say closed after the read", func(open, _ bool) bool { return !open })
 	h2 := holdExport(t, uri)
 	waitVolume(ctx, t, cl, "the record to say open before the crash", func(open, _ bool) bool { return open })
 	t.Log("kill -9 n2")
@@ -230,6 +231,11 @@ func TestNBDExport(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The reads above opened and closed connections of their own: let the
+	// record settle closed first, so the open seen next can only be h3's
+	// (otherwise a read's late "open" could be taken for it, and h3's own
+	// connection could land after the "closed" the test waits for).
+	waitVolume(ctx, t, cl, "the record to say closed after the reads", func(open, _ bool) bool { return !open })
 	// Open while held, then the first closed report after release is
 	// final: the delete goes through.
 	h3 := holdExport(t, uri)
