@@ -78,7 +78,16 @@ func (t *requestTable) add(e *requestEntry) {
 // entries returns the live entries, oldest first.
 func (t *requestTable) entries() []*requestEntry { return t.order[t.head:] }
 
-// validateRequestKey accepts printable ASCII up to MaxRequestKey bytes.
+// ValidateRequestKey accepts printable ASCII without spaces, up to
+// MaxRequestKey bytes: the rule for Command.Request, which the API applies
+// to the Idempotency-Key header too.
+func ValidateRequestKey(k string) error {
+	if err := validateRequestKey(k); err != nil {
+		return err
+	}
+	return nil
+}
+
 func validateRequestKey(k string) *Error {
 	if len(k) > MaxRequestKey {
 		return errf(CodeInvalid, "idempotency key is %d bytes; at most %d", len(k), MaxRequestKey)

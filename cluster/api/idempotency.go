@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -32,10 +33,13 @@ func withRequestKey(r *http.Request) (*http.Request, error) {
 	if len(k) > MaxIdempotencyKey {
 		return r, errorf("invalid", HeaderIdempotencyKey+" is "+strconv.Itoa(len(k))+" bytes; send at most "+strconv.Itoa(MaxIdempotencyKey))
 	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return r, errorf("invalid", HeaderIdempotencyKey+" must be printable ASCII without spaces")
+	if err := metadata.ValidateRequestKey(k); err != nil {
+		msg := err.Error()
+		var me *metadata.Error
+		if errors.As(err, &me) {
+			msg = me.Message
 		}
+		return r, errorf("invalid", HeaderIdempotencyKey+": "+msg)
 	}
 	return r.WithContext(context.WithValue(r.Context(), requestKeyCtx{}, k)), nil
 }

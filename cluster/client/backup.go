@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 )
 
 // Backup writes the cluster's metadata, as of a linearizable read, to w in
@@ -31,13 +30,9 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 }
 
 func (c *Client) backupOnce(ctx context.Context, ep string, w io.Writer) (int64, error) {
-	u := url.URL{Scheme: "https", Host: ep, Path: p("backup")}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := c.newRequest(ctx, ep, http.MethodGet, p("backup"), nil, nil)
 	if err != nil {
 		return 0, err
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -280,23 +280,12 @@ func (c *Client) once(ctx context.Context, ep, method, path string, q url.Values
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	u := url.URL{Scheme: "https", Host: ep, Path: path, RawQuery: q.Encode()}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := c.newRequest(ctx, ep, method, path, q, body)
 	if err != nil {
-		return 0, "", fmt.Errorf("client: %w", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		return 0, "", err
 	}
 	if key != "" {
 		req.Header.Set(api.HeaderIdempotencyKey, key)
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -339,4 +328,25 @@ func (c *Client) apiError(status int, method, path string, data []byte) *Error {
 		return &Error{Status: status, Code: api.CodeInternal, Message: fmt.Sprintf("%s %s: non-API answer %q", method, path, truncate(data))}
 	}
 	return &Error{Status: status, Code: eb.Error.Code, Message: eb.Error.Message, Leader: eb.Error.Leader}
+}
+
+// newRequest builds one attempt's request to endpoint ep: the URL, a JSON
+// body if any, and the token.
+func (c *Client) newRequest(ctx context.Context, ep, method, path string, q url.Values, body []byte) (*http.Request, error) {
+	u := url.URL{Scheme: "https", Host: ep, Path: path, RawQuery: q.Encode()}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	return req, nil
 }
