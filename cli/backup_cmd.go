@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/thinraft/thinraft/metadata"
 	ucli "github.com/urfave/cli/v3"
 )
 
@@ -62,7 +59,7 @@ func (a *app) vgcfgbackup(ctx context.Context, cmd *ucli.Command) error {
 	if err != nil {
 		return failf("backup: %v", err)
 	}
-	hdr, err := backupHeader(tmp.Name())
+	hdr, err := readBackup(tmp.Name())
 	if err != nil {
 		return failf("backup written but unreadable: %v", err)
 	}
@@ -80,36 +77,25 @@ func (a *app) vgcfgbackup(ctx context.Context, cmd *ucli.Command) error {
 	return nil
 }
 
-// backupSummary is what the backup's header line says.
+// backupSummary is what a backup holds, as read back by the model's own
+// snapshot reader (metadata.FSM.Restore), which checks every record, the
+// counts and the end record: a backup that does not restore is refused here
+// rather than found out at restore time.
 type backupSummary struct {
-	Format  string `json:"format"`
-	Version int    `json:"version"`
-	Index   uint64 `json:"index"`
-	VGs     int    `json:"vgs"`
-	Volumes int    `json:"volumes"`
+	Index uint64
+	VGs   int
 }
 
-// backupHeader reads the header record of a backup file: a check that the
-// bytes are the format and a summary to print.
-func backupHeader(path string) (backupSummary, error) {
-	var h struct {
-		Header *backupSummary `json:"header"`
-	}
+func readBackup(path string) (backupSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return backupSummary{}, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReader(f))
-	if err != nil {
+	fsm := metadata.New(metadata.Options{})
+	if err := fsm.Restore(f); err != nil {
 		return backupSummary{}, err
 	}
-	line, err := bufio.NewReader(zr).ReadBytes('\n')
-	if err != nil {
-		return backupSummary{}, err
-	}
-	if err := json.Unmarshal(line, &h); err != nil || h.Header == nil || h.Header.Format != "thinraft-metadata" {
-		return backupSummary{}, fmt.Errorf("no thinraft-metadata header")
-	}
-	return *h.Header, nil
+	var sum backupSummary
+	fsm.Read(func(v metadata.View) { sum = backupSummary{Index: v.Index(), VGs: len(v.VGs())} })
+	return sum, nil
 }

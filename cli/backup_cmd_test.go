@@ -14,9 +14,21 @@ func TestVgcfgbackup(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `Volume group "vg" successfully backed up.`) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	h, err := backupHeader(path)
-	if err != nil || h.Index != 7 {
+	h, err := readBackup(path)
+	if err != nil || h.Index != 7 || h.VGs != 1 {
 		t.Fatalf("backup file: %+v %v", h, err)
+	}
+	// A cut-off backup is refused by the same reader.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.backup")
+	if err := os.WriteFile(cut, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readBackup(cut); err == nil {
+		t.Fatal("a cut-off backup read as whole")
 	}
 	// A VG that does not exist: exit 5, and no file under the name.
 	missing := filepath.Join(t.TempDir(), "no.backup")

@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/thinraft/thinraft/cluster/api"
 	"github.com/thinraft/thinraft/cluster/client"
@@ -255,10 +255,20 @@ func (f *fakeAPI) Export(_ context.Context, vg, name string, _ ...client.Option)
 	return &api.ExportInfo{Node: "n1", Address: "127.0.0.1:10809", Export: vg + "/" + name, Active: v.Active, Open: v.Open}, nil
 }
 
-// Backup writes a minimal backup in the metadata snapshot format.
+// Backup writes a real backup (the metadata snapshot format) of a model
+// holding one VG, at Raft index 7.
 func (f *fakeAPI) Backup(_ context.Context, w io.Writer) (int64, error) {
-	zw := gzip.NewWriter(w)
-	fmt.Fprintln(zw, `{"header":{"format":"thinraft-metadata","version":2,"index":7,"vgs":1}}`)
-	fmt.Fprintln(zw, `{"end":{"records":0}}`)
-	return 0, zw.Close()
+	fsm := metadata.New(metadata.Options{})
+	cmd, err := metadata.Encode(metadata.CmdVGCreate, time.Unix(0, 0), metadata.VGCreate{Name: "vg", UUID: "00000000-0000-4000-8000-000000000001"})
+	if err != nil {
+		return 0, err
+	}
+	if r := fsm.ApplyCommand(7, cmd); r.Err != nil {
+		return 0, r.Err
+	}
+	sn, err := fsm.Snapshot()
+	if err != nil {
+		return 0, err
+	}
+	return sn.(*metadata.Snapshot).WriteTo(w)
 }
