@@ -2,13 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,32 +95,8 @@ func TestLVMThinExamples(t *testing.T) {
 	defer cancel()
 	c := newProcCluster(t, 3)
 	c.leader(ctx, c.client("n1", "n2", "n3"), 3)
-	cfg := filepath.Join(c.dir, "client.json")
 
-	thinraft := func(args ...string) (int, string, string) {
-		cmd := thinraftCommand(c.bin, args...)
-		cmd.Env = append(cmd.Env, cli.EnvConfig+"="+cfg)
-		cmd.Stdin = strings.NewReader("")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("thinraft %q: %v", args, err)
-		}
-		// No command may outlive the test's budget (a hung cluster
-		// would otherwise hold it until go test's own timeout).
-		stopper := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
-		err := cmd.Wait()
-		stopper()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0, out.String(), errb.String()
-		case errors.As(err, &ee):
-			return ee.ExitCode(), out.String(), errb.String()
-		}
-		t.Fatalf("thinraft %q: %v", args, err)
-		return 0, "", ""
-	}
+	thinraft := func(args ...string) (int, string, string) { return c.run(ctx, args...) }
 	// lvsRow reads one LV through `lvs --reportformat json` (nil: absent).
 	lvsRow := func(t *testing.T, target string) map[string]string {
 		t.Helper()

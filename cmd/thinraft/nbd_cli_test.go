@@ -19,15 +19,21 @@ import (
 )
 
 // run runs `thinraft args...` against the cluster with its client.json and
-// returns the exit code and the output.
-func (c *procCluster) run(args ...string) (int, string, string) {
+// returns the exit code and the output. The command is killed when ctx
+// ends: a hung cluster must not hold a test until go test's own timeout.
+func (c *procCluster) run(ctx context.Context, args ...string) (int, string, string) {
 	c.t.Helper()
 	cmd := thinraftCommand(c.bin, args...)
 	cmd.Env = append(cmd.Env, cli.EnvConfig+"="+filepath.Join(c.dir, "client.json"))
 	cmd.Stdin = strings.NewReader("")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("thinraft %q: %v", args, err)
+	}
+	stopper := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	err := cmd.Wait()
+	stopper()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -40,9 +46,9 @@ func (c *procCluster) run(args ...string) (int, string, string) {
 }
 
 // must runs a command that must succeed.
-func (c *procCluster) must(args ...string) string {
+func (c *procCluster) must(ctx context.Context, args ...string) string {
 	c.t.Helper()
-	code, out, errs := c.run(args...)
+	code, out, errs := c.run(ctx, args...)
 	if code != 0 {
 		c.t.Fatalf("thinraft %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
 	}
@@ -61,9 +67,9 @@ func TestNBDPutGetBackup(t *testing.T) {
 	c := newProcCluster(t, 3)
 	c.leader(ctx, c.client("n1", "n2", "n3"), 3)
 	dir := t.TempDir()
-	c.must("vgcreate", "vg0")
-	c.must("lvcreate", "--type", "thin-pool", "-L", "256M", "-n", "pool0", "--node", "n2", "vg0")
-	c.must("lvcreate", "-V", "64M", "-T", "vg0/pool0", "-n", "thin1")
+	c.must(ctx, "vgcreate", "vg0")
+	c.must(ctx, "lvcreate", "--type", "thin-pool", "-L", "256M", "-n", "pool0", "--node", "n2", "vg0")
+	c.must(ctx, "lvcreate", "-V", "64M", "-T", "vg0/pool0", "-n", "thin1")
 
 	data := make([]byte, 5<<20+777)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -74,21 +80,21 @@ func TestNBDPutGetBackup(t *testing.T) {
 	if err := os.WriteFile(in, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := c.must("nbd", "put", "vg0/thin1", in, "--offset", "1m"); !strings.Contains(out, "vg0/thin1") || !strings.Contains(out, "/s)") {
+	if out := c.must(ctx, "nbd", "put", "vg0/thin1", in, "--offset", "1m"); !strings.Contains(out, "vg0/thin1") || !strings.Contains(out, "/s)") {
 		t.Fatalf("put summary: %q", out)
 	}
-	c.must("lvcreate", "-s", "vg0/thin1", "-n", "snap1")
-	c.must("lvchange", "-ay", "-K", "vg0/snap1")
+	c.must(ctx, "lvcreate", "-s", "vg0/thin1", "-n", "snap1")
+	c.must(ctx, "lvchange", "-ay", "-K", "vg0/snap1")
 	zeros := filepath.Join(dir, "zeros.img")
 	if err := os.WriteFile(zeros, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.must("nbd", "put", "vg0/thin1", zeros, "--offset", "1m")
+	c.must(ctx, "nbd", "put", "vg0/thin1", zeros, "--offset", "1m")
 
 	get := func(lv, off string, n int) []byte {
 		t.Helper()
 		out := filepath.Join(dir, strings.ReplaceAll(lv, "/", "_")+off+".out")
-		c.must("nbd", "get", lv, out, "--offset", off, "--length", strconv.Itoa(n))
+		c.must(ctx, "nbd", "get", lv, out, "--offset", off, "--length", strconv.Itoa(n))
 		b, err := os.ReadFile(out)
 		if err != nil {
 			t.Fatal(err)
@@ -102,12 +108,12 @@ func TestNBDPutGetBackup(t *testing.T) {
 	if !bytes.Equal(got[:1<<20], make([]byte, 1<<20)) || !bytes.Equal(got[1<<20:], data[1<<20:]) {
 		t.Fatal("thin1 does not hold the rewrite over the old data")
 	}
-	if code, _, errs := c.run("nbd", "put", "vg0/thin1", in, "--offset", "63m"); code != cli.ExitFailed || !strings.Contains(errs, "lvextend") {
+	if code, _, errs := c.run(ctx, "nbd", "put", "vg0/thin1", in, "--offset", "63m"); code != cli.ExitFailed || !strings.Contains(errs, "lvextend") {
 		t.Fatalf("put past the end: exit %d %q", code, errs)
 	}
 
 	backup := filepath.Join(dir, "vg0.backup")
-	c.must("vgcfgbackup", "-f", backup, "vg0")
+	c.must(ctx, "vgcfgbackup", "-f", backup, "vg0")
 	f, err := os.Open(backup)
 	if err != nil {
 		t.Fatal(err)
