@@ -7,11 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // storeRig drives a meta and its store directly, without a pool, so that a
@@ -284,47 +281,5 @@ func TestFormatVersions(t *testing.T) {
 	_, _, err := openStore(r.path, false, false)
 	if !errors.Is(err, errBadSuperblock) || !strings.Contains(err.Error(), "newer than this engine") {
 		t.Fatalf("newer version: %v", err)
-	}
-}
-
-// BenchmarkCommitManyDevices times single commits (one create_thin and a
-// transaction id, what a thinpool batch commits) in a pool of n devices;
-// max-µs and p99-µs show whether compaction stalls a commit in proportion
-// to the device count.
-func BenchmarkCommitManyDevices(b *testing.B) {
-	for _, n := range []int{100, 33000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			r := newStoreRig(b, 256<<20)
-			for id := 0; id < n; id++ {
-				if err := r.m.createThin(uint32(id)); err != nil {
-					b.Fatal(err)
-				}
-				if id%1000 == 999 {
-					r.commit()
-				}
-			}
-			r.commit()
-			next := uint32(n)
-			var lat []time.Duration
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := r.m.deleteThin(next - uint32(n)); err != nil {
-					b.Fatal(err)
-				}
-				if err := r.m.createThin(next); err != nil {
-					b.Fatal(err)
-				}
-				next++
-				r.m.txn++
-				r.m.logSetTxn(r.m.txn)
-				t0 := time.Now()
-				r.commit()
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-		})
 	}
 }
