@@ -192,7 +192,7 @@ func TestBackgroundCheckpointReplay(t *testing.T) {
 				t.Fatalf("commit %d: state differs after reopen", i)
 			}
 		}
-		if limit := 2*(r.s.ckptBytes/blockSize+1) + 64 + 2*200; len(r.s.jBlks) > limit {
+		if limit := int(r.s.compactAt(uint64(r.s.ckptBytes/blockSize+1))) + 2*200; len(r.s.jBlks) > limit {
 			t.Fatalf("commit %d: journal %d blocks, checkpoint %d bytes", i, len(r.s.jBlks), r.s.ckptBytes)
 		}
 	}

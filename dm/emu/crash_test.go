@@ -49,8 +49,10 @@ func TestCommitSurvivesCrashUncommittedDoesNot(t *testing.T) {
 	tp.checkMeta()
 }
 
+// TestJournalCompactionAndReplay runs a pool whose metadata device is LVM's
+// minimum, 2 MiB, through commits enough for several compactions.
 func TestJournalCompactionAndReplay(t *testing.T) {
-	tp := newTestPool(t, 8<<20, 512, dm.PoolFeatures{})
+	tp := newTestPool(t, 2<<20, 512, dm.PoolFeatures{})
 	tp.msg("create_thin 0")
 	t0 := tp.thin("t0", 0, 512*testBlock)
 	rng := rand.New(rand.NewSource(1))
@@ -75,6 +77,9 @@ func TestJournalCompactionAndReplay(t *testing.T) {
 	// first sequence number; a foreground one changes the epoch.
 	if sb := tp.e.pools[tp.meta].st.sb; sb.epoch == epoch0 && sb.jseq == 1 {
 		t.Fatal("400 commits never compacted the journal")
+	}
+	if s := tp.status(); s.Mode != dm.ModeRW || s.NeedsCheck {
+		t.Fatalf("pool status after 400 commits: %+v", s)
 	}
 	tp.checkMeta()
 	tp.crashAndReopen()

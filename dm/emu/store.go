@@ -268,11 +268,41 @@ func (s *store) appendJournal(m *meta) error {
 	return nil
 }
 
+// journalFloor is the journal length, in blocks, that compaction waits for
+// however small the checkpoint is (unless the file is too small for it, see
+// compactAt). A journal record takes at least a block, so a rule of "twice
+// the checkpoint" alone compacts a pool of 33,000 empty devices (a
+// checkpoint of ~100 blocks) every ~200 commits: a full capture and encode,
+// a cost in proportion to the devices, about every second of the cluster
+// bench. Behind the floor a compaction comes at most every ~4,000 commits,
+// and replay at open reads at most that many records (docs/engine.md,
+// "Checkpoint cost").
+const journalFloor = 4096
+
+// compactAt is the journal length, in blocks, at which a commit starts a
+// background checkpoint: twice the checkpoint (replay then costs no more
+// than reading the checkpoint twice) or the floor, whichever is larger, but
+// the floor only as far as half the room the file has for a journal next to
+// the current checkpoint, the new one and a held one, so that a small
+// metadata device compacts well before it fills (the foreground fallback in
+// commit is for records that outgrow even that).
+func (s *store) compactAt(ckptBlocks uint64) uint64 {
+	used := 2 + 2*ckptBlocks
+	if len(s.heldBlks) > 0 && (len(s.ckptBlks) == 0 || s.heldBlks[0] != s.ckptBlks[0]) {
+		used += uint64(len(s.heldBlks))
+	}
+	var room uint64
+	if s.nblocks > used {
+		room = (s.nblocks - used) / 2
+	}
+	return max(2*ckptBlocks+64, min(journalFloor, room))
+}
+
 // commit makes m's pending changes durable: a journal record. When the
-// journal has grown past twice the checkpoint's size, which bounds replay
-// time and metadata file usage, a new checkpoint of the state is encoded in
-// the background and installed by a later commit (bgckpt.go); when space
-// is short or needs_check changes, the commit writes one itself.
+// journal has grown past compactAt, which bounds replay time and metadata
+// file usage, a new checkpoint of the state is encoded in the background
+// and installed by a later commit (bgckpt.go); when space is short or
+// needs_check changes, the commit writes one itself.
 func (s *store) commit(m *meta) error {
 	if len(m.jr) == 0 && m.needsCheck == s.sb.needsCheck {
 		return nil
@@ -291,7 +321,7 @@ func (s *store) commit(m *meta) error {
 	if err := s.appendJournal(m); err != nil {
 		return err
 	}
-	if s.bg == nil && jblocks+recBlocks > 2*ckptBlocks+64 {
+	if s.bg == nil && jblocks+recBlocks > s.compactAt(ckptBlocks) {
 		s.startBackground(m)
 	}
 	return nil
