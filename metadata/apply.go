@@ -11,18 +11,43 @@ import (
 // validation error, identically on every replica.
 func (s *state) apply(index uint64, data []byte) *Result {
 	s.index = index
+	return s.applyOne(&applyCtx{index: index}, data)
+}
+
+// applyEntry applies a log entry that may be packed (pack.go): a packed one
+// answers with Results, one per command; a malformed one with a single
+// refusal, identically on every replica.
+func (s *state) applyEntry(index uint64, data []byte) any {
+	if !IsPacked(data) {
+		return s.apply(index, data)
+	}
+	s.index = index
+	cmds, err := UnpackCommands(data)
+	if err != nil {
+		return &Result{Index: index, Err: errf(CodeInvalid, "%v", err)}
+	}
+	c := &applyCtx{index: index}
+	out := make(Results, len(cmds))
+	for i, cmd := range cmds {
+		out[i] = s.applyOne(c, cmd)
+	}
+	return out
+}
+
+// applyOne runs one command in c, the context of its log entry.
+func (s *state) applyOne(c *applyCtx, data []byte) *Result {
 	var cmd Command
 	if err := json.Unmarshal(data, &cmd); err != nil {
-		return &Result{Index: index, Err: errf(CodeInvalid, "malformed command: %v", err)}
+		return &Result{Index: c.index, Err: errf(CodeInvalid, "malformed command: %v", err)}
 	}
-	c := &applyCtx{index: index, at: cmd.Time.UTC()}
+	c.at = cmd.Time.UTC()
 	var r *Result
 	if cmd.Request != "" {
 		r = s.applyKeyed(c, cmd)
 	} else {
 		r = s.dispatch(c, cmd)
 	}
-	r.Index = index
+	r.Index = c.index
 	return r
 }
 

@@ -43,8 +43,8 @@ func New(opts Options) *FSM {
 	return &FSM{opts: opts, st: newState(opts.IntentHistory), changed: make(chan struct{})}
 }
 
-// Apply applies one committed log entry and returns its *Result (nil for
-// entries that are not commands).
+// Apply applies one committed log entry and returns its *Result, Results
+// for a packed entry (pack.go), or nil for entries that are not commands.
 func (f *FSM) Apply(l *raft.Log) interface{} {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
@@ -62,7 +62,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			f.st.index = l.Index
 			continue
 		}
-		out[i] = f.st.apply(l.Index, l.Data)
+		out[i] = f.st.applyEntry(l.Index, l.Data)
 	}
 	wake := f.notifyLocked()
 	f.mu.Unlock()

@@ -63,6 +63,12 @@ type Config struct {
 	ReconcileInterval Duration `json:"reconcile_interval,omitzero"`
 	ReportInterval    Duration `json:"report_interval,omitzero"`
 	MonitorInterval   Duration `json:"monitor_interval,omitzero"`
+	// GroupCommit is how many packed log entries the leader keeps in
+	// flight while later commands wait to share the next one
+	// (raftnode/group.go): 0 means raftnode's default, a negative value
+	// turns group commit off (every command its own entry, as raft
+	// batches them).
+	GroupCommit int `json:"group_commit,omitempty"`
 	// ForwardTimeout bounds a follower's search for a leader (API).
 	ForwardTimeout Duration `json:"forward_timeout,omitzero"`
 	// FaultFile is for fault-injection tests only: a JSON file

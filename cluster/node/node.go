@@ -62,11 +62,15 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 	if cfg.Timing == "loopback" {
 		timing = raftnode.LoopbackTiming()
 	}
-	rn, err := raftnode.New(raftnode.Config{
+	rcfg := raftnode.Config{
 		ID: cfg.ID, Dir: filepath.Join(cfg.DataDir, "raft"), Bind: cfg.RaftBind, Advertise: cfg.RaftAdvertise,
 		Identity: ident, FSM: fsm, Timing: timing, Faults: faults,
 		LogOutput: slogWriter{lg.With("part", "raft")}, LogLevel: "warn",
-	})
+	}
+	if cfg.GroupCommit >= 0 {
+		rcfg.Pack, rcfg.GroupInFlight = metadata.PackCommands, cfg.GroupCommit
+	}
+	rn, err := raftnode.New(rcfg)
 	if err != nil {
 		return fmt.Errorf("node %s: %w", cfg.ID, err)
 	}

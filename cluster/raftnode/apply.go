@@ -20,8 +20,9 @@ type Result struct {
 
 // Apply commits cmd through the leader's log and returns the FSM's
 // response once this node's FSM has applied it. On a follower it fails
-// with a *NotLeaderError naming the leader. Concurrent calls are batched
-// by raft into shared disk writes and AppendEntries rounds.
+// with a *NotLeaderError naming the leader. Concurrent calls share disk
+// writes and AppendEntries rounds: packed into one entry when Config.Pack
+// is set (group.go), else as raft batches them.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		// Nothing enqueued: a definite "not applied", unlike a context
@@ -30,6 +31,10 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
 	}
 	ctx, cancel := n.bound(ctx)
 	defer cancel()
+	if n.group != nil {
+		rs, errs := n.group.apply(ctx, [][]byte{cmd})
+		return rs[0], errs[0]
+	}
 	f := n.raft.Apply(cmd, enqueueTimeout(ctx))
 	if err := waitFuture(ctx, f); err != nil {
 		return Result{}, n.classify("apply", err)
@@ -51,6 +56,9 @@ func (n *Node) ApplyBatch(ctx context.Context, cmds [][]byte) (results []Result,
 	}
 	ctx, cancel := n.bound(ctx)
 	defer cancel()
+	if n.group != nil {
+		return n.group.apply(ctx, cmds)
+	}
 	futures := make([]raft.ApplyFuture, len(cmds))
 	for i, c := range cmds {
 		futures[i] = n.raft.Apply(c, enqueueTimeout(ctx))

@@ -74,6 +74,15 @@ type Config struct {
 	// context carries no deadline.
 	ApplyTimeout time.Duration
 
+	// Pack, if set, turns on group commit (group.go): commands that wait
+	// while GroupInFlight entries are in raft go together as one entry
+	// that Pack builds and the FSM answers with a MultiResponse.
+	// GroupMaxBytes and GroupMaxCmds bound one packed entry.
+	Pack          Packer
+	GroupInFlight int
+	GroupMaxBytes int
+	GroupMaxCmds  int
+
 	// Faults, if set, wraps the transport in a FaultLayer (tests).
 	Faults *Faults
 
@@ -131,6 +140,15 @@ func (c *Config) fill() error {
 	}
 	if c.MaxAppendEntries == 0 {
 		c.MaxAppendEntries = DefaultMaxAppendEntries
+	}
+	if c.GroupInFlight <= 0 {
+		c.GroupInFlight = DefaultGroupInFlight
+	}
+	if c.GroupMaxBytes <= 0 {
+		c.GroupMaxBytes = DefaultGroupMaxBytes
+	}
+	if c.GroupMaxCmds <= 0 {
+		c.GroupMaxCmds = DefaultGroupMaxCmds
 	}
 	if c.ApplyTimeout == 0 {
 		c.ApplyTimeout = DefaultApplyTimeout

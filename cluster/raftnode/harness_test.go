@@ -21,16 +21,52 @@ import (
 // listFSM is the test state machine: the ordered list of commands it has
 // applied. A command "reject:..." is refused with an error response, the
 // way a real FSM refuses an invalid command without failing the log.
+//
+// It also knows testPack's packed entries (group commit), answering them
+// with a listMulti, and a command "gate" blocks its Apply while the FSM's
+// gate channel (if set) is open, holding the entry in flight.
 type listFSM struct {
 	mu       sync.Mutex
 	cmds     []string
 	restores atomic.Int64
+	gate     atomic.Pointer[chan struct{}]
 }
+
+// packPrefix marks testPack's entries.
+const packPrefix = "pack\x00"
+
+// testPack is the test FSM's Packer: the commands joined by NUL bytes.
+func testPack(cmds [][]byte) []byte {
+	parts := make([]string, len(cmds))
+	for i, c := range cmds {
+		parts[i] = string(c)
+	}
+	return []byte(packPrefix + strings.Join(parts, "\x00"))
+}
+
+// listMulti is listFSM's answer to a packed entry.
+type listMulti []any
+
+func (m listMulti) Responses() []any { return m }
 
 func (f *listFSM) Apply(l *raft.Log) any {
 	s := string(l.Data)
+	if rest, ok := strings.CutPrefix(s, packPrefix); ok {
+		var out listMulti
+		for _, c := range strings.Split(rest, "\x00") {
+			out = append(out, f.applyOne(c))
+		}
+		return out
+	}
+	return f.applyOne(s)
+}
+
+func (f *listFSM) applyOne(s string) any {
 	if strings.HasPrefix(s, "reject:") {
 		return fmt.Errorf("rejected %q", s)
+	}
+	if g := f.gate.Load(); s == "gate" && g != nil {
+		<-*g
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -42,6 +42,8 @@ type Node struct {
 	barrier   *barrierCall
 
 	watch *leaderWatch
+	// group is the group committer; nil without Config.Pack.
+	group *group
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -120,6 +122,7 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: start raft %s: %w", cfg.ID, err)
 	}
+	n.group = newGroup(n)
 	n.fsm.nudgeCommits(n.raft, cfg.ApplyTimeout, cfg.Timing.Commit)
 	n.tls.setLookup(n.idsAt)
 	n.watch = startLeaderWatch(n)
