@@ -3,15 +3,11 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
-	"weak"
 
 	"github.com/thinraft/thinraft/cluster/pki"
 )
@@ -67,7 +63,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 		return principal{}, errorf(CodeUnauthorized, "token refused; check the token, or use a client certificate of the cluster CA")
 	}
 	if len(r.TLS.PeerCertificates) > 0 {
-		name, err := s.verdicts.get(r.TLS, func() (string, error) { return s.verifyClientCert(r.TLS.PeerCertificates) })
+		name, err := s.verdicts.Get(r.TLS, func() (string, error) { return s.verifyClientCert(r.TLS.PeerCertificates) })
 		if err != nil {
 			return principal{}, errorf(CodeUnauthorized, "client certificate refused: "+oneLine(err.Error()))
 		}
@@ -116,57 +112,3 @@ func (s *Server) verifyClientCert(chain []*x509.Certificate) (string, error) {
 	return string(role) + "/" + name, nil
 }
 
-// connVerdicts remembers the outcome of verifying a connection's client
-// certificate, so a follower forwarding many requests over one kept-alive
-// connection is verified once, not per request (x509 verification was 4-6%
-// of all CPU in the cluster bench's profiles). The peer's certificates
-// cannot change within a TLS connection, so the verdict is the handshake's.
-//
-// net/http hands every request of a connection the same
-// *tls.ConnectionState, which keys the map through a weak pointer; a
-// cleanup drops the entry once the connection's state is collected, so
-// closed connections leave nothing behind.
-type connVerdicts struct {
-	mu sync.Mutex
-	m  map[weak.Pointer[tls.ConnectionState]]verdict
-}
-
-type verdict struct {
-	name string
-	err  error
-}
-
-// get returns cs's verdict, running verify the first time cs is seen.
-func (c *connVerdicts) get(cs *tls.ConnectionState, verify func() (string, error)) (string, error) {
-	k := weak.Make(cs)
-	c.mu.Lock()
-	v, ok := c.m[k]
-	c.mu.Unlock()
-	if ok {
-		return v.name, v.err
-	}
-	name, err := verify()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[k]; !ok {
-		if c.m == nil {
-			c.m = map[weak.Pointer[tls.ConnectionState]]verdict{}
-		}
-		c.m[k] = verdict{name: name, err: err}
-		runtime.AddCleanup(cs, c.drop, k)
-	}
-	return name, err
-}
-
-func (c *connVerdicts) drop(k weak.Pointer[tls.ConnectionState]) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, k)
-}
-
-// size is how many connections have a verdict (tests).
-func (c *connVerdicts) size() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}

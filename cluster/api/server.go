@@ -83,7 +83,7 @@ type Server struct {
 	fwd    *http.Client
 	http   *http.Server
 	// verdicts caches client-certificate verification per connection.
-	verdicts connVerdicts
+	verdicts pki.ConnVerdicts
 }
 
 // New checks cfg and builds the server's routes.

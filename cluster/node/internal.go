@@ -50,6 +50,8 @@ type internal struct {
 	roots   *x509.CertPool
 	apiAddr func(id string) string
 	timeout time.Duration
+	// verdicts: a node's certificate is verified once per connection.
+	verdicts pki.ConnVerdicts
 }
 
 func (h *internal) routes(mux *http.ServeMux) {
@@ -63,7 +65,11 @@ func (h *internal) nodeOf(r *http.Request) (string, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return "", errors.New("internal routes need a node certificate of the cluster CA")
 	}
-	chain := r.TLS.PeerCertificates
+	return h.verdicts.Get(r.TLS, func() (string, error) { return h.verifyNode(r.TLS.PeerCertificates) })
+}
+
+// verifyNode checks a peer's chain: a node certificate of the cluster CA.
+func (h *internal) verifyNode(chain []*x509.Certificate) (string, error) {
 	role, name, err := pki.IdentityOf(chain[0])
 	if err != nil {
 		return "", err

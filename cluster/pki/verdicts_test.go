@@ -1,4 +1,4 @@
-package api
+package pki
 
 import (
 	"crypto/tls"
@@ -15,11 +15,11 @@ import (
 // requests it carries, a failed verdict is kept as well, and the entries
 // of closed connections go away once collected.
 func TestConnVerdicts(t *testing.T) {
-	var c connVerdicts
+	var c ConnVerdicts
 	var calls atomic.Int64
 	refuse := errors.New("refused")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err := c.get(r.TLS, func() (string, error) {
+		_, err := c.Get(r.TLS, func() (string, error) {
 			calls.Add(1)
 			if r.URL.Path == "/bad" {
 				return "", refuse
@@ -57,17 +57,17 @@ func TestConnVerdicts(t *testing.T) {
 	if st := get(b, "/"); st != 401 {
 		t.Fatalf("refused connection's second request: status %d, want the kept verdict 401", st)
 	}
-	if n, m := calls.Load(), c.size(); n != 2 || m != 2 {
+	if n, m := calls.Load(), c.Len(); n != 2 || m != 2 {
 		t.Fatalf("%d verifications, %d entries; want 2 and 2", n, m)
 	}
 	a.CloseIdleConnections()
 	b.CloseIdleConnections()
 	srv.Close()
-	for i := 0; c.size() > 0 && i < 200; i++ {
+	for i := 0; c.Len() > 0 && i < 200; i++ {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	if m := c.size(); m != 0 {
+	if m := c.Len(); m != 0 {
 		t.Fatalf("%d entries left after the connections closed", m)
 	}
 }
