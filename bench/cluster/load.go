@@ -18,6 +18,9 @@ type load struct {
 	pools   []string
 	size    uint64
 	wait    time.Duration
+	// samplesTo, if set, receives each open-loop run's samples as CSV
+	// (-samples): the time series that shows when a tail happened.
+	samplesTo string
 }
 
 // fill creates volumes until the VG holds target, with every worker

@@ -104,6 +104,8 @@ func main() {
 	flag.Float64Var(&ol.Rate, "open-rate", 1000, "arrivals per second of the open-loop (fixed-rate) run; 0 skips it")
 	flag.IntVar(&ol.Ops, "open-ops", 3000, "operations counted in the open-loop run")
 	flag.IntVar(&ol.Warmup, "open-warmup", 300, "operations offered before the counted ones (connections, caches)")
+	flag.IntVar(&ol.GroupCommit, "group-commit", 0, "the nodes' group_commit (entries in flight; 0 default, -1 off)")
+	flag.StringVar(&ol.SamplesTo, "samples", "", "write each open-loop run's per-arrival samples to PREFIX.<run>.csv (a time series of latency and stages)")
 	flag.Parse()
 	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs, *logLevel, ol); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
@@ -116,6 +118,10 @@ type openCfg struct {
 	Rate   float64 `json:"target_ops_per_s"`
 	Ops    int     `json:"ops"`
 	Warmup int     `json:"warmup_ops"`
+	// SamplesTo is -samples: not part of the result.
+	SamplesTo string `json:"-"`
+	// GroupCommit is -group-commit, the nodes' setting.
+	GroupCommit int `json:"-"`
 }
 
 func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool, logLevel string, ol openCfg) error {
@@ -140,7 +146,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs, logLevel)
+	r, err := startRig(dir, 3, asProcs, logLevel, ol.GroupCommit)
 	if err != nil {
 		return err
 	}
@@ -153,7 +159,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
-	l := &load{vg: "vg1", size: 64 << 20, wait: 30 * time.Second}
+	l := &load{vg: "vg1", size: 64 << 20, wait: 30 * time.Second, samplesTo: ol.SamplesTo}
 	for i := range nClients {
 		cl, err := r.client(i)
 		if err != nil {
@@ -389,7 +395,17 @@ func startProfile(path string, on bool) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	// The allocation profile at both ends: `go tool pprof -sample_index
+	// alloc_space -base PATH.allocs0 PATH.allocs1` is what the timed runs
+	// allocated (with -procs=false, the nodes' allocations).
+	writeAllocs := func(name string) {
+		if af, err := os.Create(name); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(af, 0)
+			af.Close()
+		}
+	}
+	writeAllocs(path + ".allocs0")
+	return func() { pprof.StopCPUProfile(); f.Close(); writeAllocs(path + ".allocs1") }, nil
 }
 
 func waitMembers(ctx context.Context, cl *client.Client, n int) error {

@@ -170,6 +170,11 @@ func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origin
 		}
 	}
 	counted := samples[warmup:]
+	if l.samplesTo != "" {
+		if err := writeSamples(fmt.Sprintf("%s.%s.csv", l.samplesTo, tag), interval, samples); err != nil {
+			return nil, err
+		}
+	}
 	res := &openResult{TargetOpsPerS: rate, Warmup: warmup, Ops: len(counted),
 		MaxDispatchLagMs: ms(maxLag), MaxInFlight: maxIn, Workers: len(l.clients) * connsPerClient, Waited: waited,
 		All: distOf(counted, ""), Create: distOf(counted, "create"), Snapshot: distOf(counted, "snapshot"),

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/thinraft/thinraft/cluster/api"
@@ -84,4 +88,24 @@ func durDist(ds []time.Duration) dist {
 	}
 	q := func(p float64) float64 { return ms(ds[min(len(ds)-1, int(p*float64(len(ds))))]) }
 	return dist{N: len(ds), MeanMs: ms(sum / time.Duration(len(ds))), P50Ms: q(0.50), P90Ms: q(0.90), P99Ms: q(0.99), MaxMs: ms(ds[len(ds)-1])}
+}
+
+// writeSamples writes one row per arrival: its scheduled offset from the
+// run's start, its latency and stages (ms), and whether its pool was on the
+// leader. Read it to see whether a tail is periodic (a checkpoint, a
+// report, GC) or a backlog.
+func writeSamples(path string, interval time.Duration, samples []sample) error {
+	var b strings.Builder
+	b.WriteString("k,at_ms,op,latency_ms,arrive_ms,execute_ms,complete_ms,pool_on_leader\n")
+	msf := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
+	for k, s := range samples {
+		at := time.Duration(k) * interval
+		fmt.Fprintf(&b, "%d,%s,%s,%s", k, msf(at), s.op, msf(s.lat))
+		if st := s.stages; st != nil {
+			fmt.Fprintf(&b, ",%s,%s,%s,%t\n", msf(st.arrive), msf(st.execute), msf(st.complete), st.poolOnLeader)
+		} else {
+			b.WriteString(",,,,\n")
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
