@@ -111,4 +111,3 @@ func (s *Server) verifyClientCert(chain []*x509.Certificate) (string, error) {
 	}
 	return string(role) + "/" + name, nil
 }
-
