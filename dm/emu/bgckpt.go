@@ -5,7 +5,7 @@ import "errors"
 // Background checkpoints. A checkpoint is the whole state, so writing one
 // on the commit path would stall that commit in proportion to the pool's
 // device count. Instead the commit that finds the journal long enough
-// captures the device table (captureState), freezes the chunks it shares
+// captures the device table (ckptEncoder.capture), freezes the chunks it shares
 // with the live state and lets a goroutine encode the payload, while later
 // commits keep appending to the same journal. The first commit after the
 // encoding is done installs it:
@@ -28,9 +28,11 @@ import "errors"
 
 // bgCheckpoint is a checkpoint being encoded off the commit path.
 type bgCheckpoint struct {
-	m       *meta // its chunks of older generations are frozen until install
-	done    chan struct{}
-	payload []byte // written by the goroutine before done is closed
+	m    *meta // its chunks of older generations are frozen until install
+	done chan struct{}
+	// payload is written by the goroutine before done is closed; it is the
+	// store's encoder buffer, valid until the next capture.
+	payload []byte
 	// cut is len(store.jBlks) at the capture: jBlks[:cut-1] are the blocks
 	// of the records the checkpoint contains, jBlks[cut-1] is jhead, where
 	// the record with sequence number jseq goes.
@@ -42,12 +44,13 @@ type bgCheckpoint struct {
 // startBackground captures m (just made durable by a journal record) and
 // starts encoding it.
 func (s *store) startBackground(m *meta) {
-	img := captureState(m)
+	enc := &s.enc
+	enc.capture(m)
 	m.chunkGen++
 	m.frozen = true
 	bg := &bgCheckpoint{m: m, done: make(chan struct{}), cut: len(s.jBlks), jhead: s.jNext, jseq: s.jSeq}
 	go func() {
-		bg.payload = img.encode()
+		bg.payload = enc.encode()
 		close(bg.done)
 	}()
 	s.bg = bg

@@ -1,9 +1,10 @@
 package emu
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // A checkpoint payload is the whole metadata state:
@@ -42,12 +43,35 @@ type chunkRef struct {
 	c  *chunk
 }
 
-// captureState copies m's device table; it costs a few map reads per device
-// and chunk, far less than encoding (no sorting, no varints, no allocation
-// per device).
-func captureState(m *meta) *stateImage {
-	img := &stateImage{nrDataBlocks: m.nrDataBlocks, metaBlocks: m.metaBlocks, txn: m.txn, time: m.time,
-		devs: make([]devImage, 0, len(m.devs)), refs: make([]chunkRef, 0, m.liveChunks+int64(len(m.devs)))}
+// ckptEncoder captures and encodes checkpoints. The store keeps one and
+// reuses its slices, map and output buffer from one compaction to the next,
+// so that a compaction of a large pool allocates (almost) nothing: at 33,000
+// devices a fresh capture and payload were ~2 MB of garbage each time. One
+// capture and encoding at a time: the background goroutine owns it from the
+// capture until its done channel closes, and the payload it returns is
+// valid until the next capture.
+type ckptEncoder struct {
+	img   stateImage
+	buf   []byte
+	num   map[*chunk]uint64
+	order []*chunk
+	byID  []uint64 // (id << 32 | index into img.devs), sorted
+}
+
+// maxRetainedPayload bounds the output buffer the encoder keeps between
+// compactions. A larger checkpoint (millions of mappings) is encoded at
+// most once per twice its size of journal, so allocating it anew costs
+// little per commit, while keeping it would hold that memory for good.
+const maxRetainedPayload = 4 << 20
+
+// capture copies m's device table; it costs a few map reads per device and
+// chunk, far less than encoding (no sorting, no varints, no allocation per
+// device).
+func (e *ckptEncoder) capture(m *meta) {
+	img := &e.img
+	img.nrDataBlocks, img.metaBlocks, img.txn, img.time = m.nrDataBlocks, m.metaBlocks, m.txn, m.time
+	img.devs = slices.Grow(img.devs[:0], len(m.devs))
+	img.refs = slices.Grow(img.refs[:0], int(m.liveChunks)+len(m.devs))
 	for id, d := range m.devs {
 		di := devImage{id: id, transaction: d.transaction, creationTime: d.creationTime, snapTime: d.snapTime,
 			first: len(img.refs)}
@@ -62,26 +86,47 @@ func captureState(m *meta) *stateImage {
 		di.count = len(img.refs) - di.first
 		img.devs = append(img.devs, di)
 	}
-	return img
 }
 
-func encodeState(m *meta) []byte { return captureState(m).encode() }
+// encodeState captures and encodes m with an encoder of its own.
+func encodeState(m *meta) []byte {
+	var e ckptEncoder
+	e.capture(m)
+	return e.encode()
+}
 
-// encode writes the checkpoint payload of the image (format above). It
-// reads the captured chunks' entries, nothing of the live meta.
-func (img *stateImage) encode() []byte {
-	b := make([]byte, 0, 64+len(img.refs)*chunkSize*3/2+len(img.devs)*16)
+// encode writes the checkpoint payload of the captured image (format
+// above). It reads the captured chunks' entries, nothing of the live meta,
+// and lets go of its references to the chunks when done, so that chunks
+// the live state dropped since are not kept alive until the next capture.
+func (e *ckptEncoder) encode() []byte {
+	img := &e.img
+	b := e.buf[:0]
+	if want := 64 + len(img.refs)*chunkSize*3/2 + len(img.devs)*16; cap(b) < want {
+		b = make([]byte, 0, want)
+	}
 	u := func(v uint64) { b = binary.AppendUvarint(b, v) }
 	u(img.nrDataBlocks)
 	u(img.metaBlocks)
 	u(img.txn)
 	u(uint64(img.time))
-	sort.Slice(img.devs, func(i, j int) bool { return img.devs[i].id < img.devs[j].id })
-	num := make(map[*chunk]uint64, len(img.refs))
-	var order []*chunk
-	for _, d := range img.devs {
+	// The devices in id order: sorting packed (id, index) keys is a sort of
+	// plain integers, several times faster than moving the images through a
+	// comparison function (at 33,000 devices that sort was 80% of encode).
+	byID := slices.Grow(e.byID[:0], len(img.devs))
+	for i, d := range img.devs {
+		byID = append(byID, uint64(d.id)<<32|uint64(i))
+	}
+	slices.Sort(byID)
+	e.byID = byID
+	if e.num == nil {
+		e.num = make(map[*chunk]uint64)
+	}
+	num, order := e.num, e.order[:0]
+	for _, k := range byID {
+		d := &img.devs[uint32(k)]
 		refs := img.refs[d.first : d.first+d.count]
-		sort.Slice(refs, func(i, j int) bool { return refs[i].ci < refs[j].ci })
+		slices.SortFunc(refs, func(x, y chunkRef) int { return cmp.Compare(x.ci, y.ci) })
 		for _, r := range refs {
 			if _, ok := num[r.c]; !ok {
 				num[r.c] = uint64(len(order))
@@ -105,7 +150,8 @@ func (img *stateImage) encode() []byte {
 		}
 	}
 	u(uint64(len(img.devs)))
-	for _, d := range img.devs {
+	for _, k := range byID {
+		d := &img.devs[uint32(k)]
 		u(uint64(d.id))
 		u(d.transaction)
 		u(uint64(d.creationTime))
@@ -117,6 +163,15 @@ func (img *stateImage) encode() []byte {
 			u(num[r.c])
 			prev = r.ci
 		}
+	}
+	clear(num)
+	clear(order)
+	e.order = order[:0]
+	clear(img.refs)
+	img.refs = img.refs[:0]
+	e.buf = nil
+	if cap(b) <= maxRetainedPayload {
+		e.buf = b[:0]
 	}
 	return b
 }

@@ -59,11 +59,14 @@ type recHeader struct {
 	extents []extent
 }
 
-func encodeRecord(h recHeader, payload []byte) (head []byte, rest []byte, err error) {
+// encodeRecord fills head, a block the caller reuses from record to record,
+// with h and the start of payload; rest is what goes to h's extents.
+func encodeRecord(head []byte, h recHeader, payload []byte) (rest []byte, err error) {
 	if len(h.extents) > maxExtents {
-		return nil, nil, fmt.Errorf("record needs %d extents, at most %d fit", len(h.extents), maxExtents)
+		return nil, fmt.Errorf("record needs %d extents, at most %d fit", len(h.extents), maxExtents)
 	}
-	head = make([]byte, blockSize)
+	head = head[:blockSize]
+	clear(head)
 	le := binary.LittleEndian
 	le.PutUint32(head[0:], h.magic)
 	le.PutUint64(head[8:], h.epoch)
@@ -79,7 +82,7 @@ func encodeRecord(h recHeader, payload []byte) (head []byte, rest []byte, err er
 	}
 	n := copy(head[inlineStart:], payload)
 	le.PutUint32(head[4:], crc(head[8:inlineStart]))
-	return head, payload[n:], nil
+	return payload[n:], nil
 }
 
 func decodeHeader(b []byte) (recHeader, bool) {

@@ -31,6 +31,11 @@ type store struct {
 	// bg is the checkpoint being encoded off the commit path, nil if none
 	// (bgckpt.go).
 	bg *bgCheckpoint
+	// enc captures and encodes every checkpoint of this store, reusing its
+	// memory; a background checkpoint owns it until it is done.
+	enc ckptEncoder
+	// hdr is the head block of the record being written (writeRecord).
+	hdr []byte
 	// failAt, set by tests, makes a commit stop at a named step.
 	failAt func(step string) error
 }
@@ -107,7 +112,11 @@ func (s *store) writeRecord(head uint64, h recHeader, payload []byte) ([]uint64,
 		}
 		h.extents, blks = exts, b
 	}
-	hb, rest, err := encodeRecord(h, payload)
+	if s.hdr == nil {
+		s.hdr = make([]byte, blockSize)
+	}
+	hb := s.hdr
+	rest, err := encodeRecord(hb, h, payload)
 	if err != nil {
 		s.release(blks)
 		return nil, err
@@ -198,7 +207,8 @@ func newEpoch() uint64 {
 // freed once the new superblock is durable (unless still held).
 func (s *store) checkpoint(m *meta, hold bool) error {
 	s.dropBackground()
-	payload := encodeState(m)
+	s.enc.capture(m)
+	payload := s.enc.encode()
 	_, headB, err := s.alloc(1)
 	if err != nil {
 		return err
