@@ -484,10 +484,17 @@ func popcount(ws []uint64) (n uint64) {
 	return n
 }
 
-// pinHeld makes the current devices the held root's view.
+// pinHeld makes the current devices the held root's view. The view exists
+// to keep the chunks and data blocks the held root references alive (and
+// for check); a device that maps nothing references neither, so it is left
+// out: at 33,000 mostly empty devices the view was two allocations per
+// device on the reserve_metadata_snap message path.
 func (m *meta) pinHeld() {
-	m.held = make(map[uint32]*thinDev, len(m.devs))
+	m.held = make(map[uint32]*thinDev)
 	for id, d := range m.devs {
+		if len(d.chunks) == 0 {
+			continue
+		}
 		h := &thinDev{id: id, mapped: d.mapped, transaction: d.transaction, creationTime: d.creationTime,
 			snapTime: d.snapTime, chunks: make(map[uint64]*chunk, len(d.chunks))}
 		for ci, c := range d.chunks {
@@ -500,10 +507,14 @@ func (m *meta) pinHeld() {
 }
 
 // adoptHeld installs a held view loaded from disk, sharing chunks that are
-// still identical in the live devices.
+// still identical in the live devices (devices without chunks left out, as
+// in pinHeld).
 func (m *meta) adoptHeld(hm *meta) {
-	m.held = make(map[uint32]*thinDev, len(hm.devs))
+	m.held = make(map[uint32]*thinDev)
 	for id, hd := range hm.devs {
+		if len(hd.chunks) == 0 {
+			continue
+		}
 		live := m.devs[id]
 		h := &thinDev{id: id, mapped: hd.mapped, transaction: hd.transaction, creationTime: hd.creationTime,
 			snapTime: hd.snapTime, chunks: make(map[uint64]*chunk, len(hd.chunks))}
