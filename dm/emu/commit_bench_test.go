@@ -112,7 +112,7 @@ func BenchmarkCommitManyDevices(b *testing.B) {
 // allocate it, which the next fdatasync pays for (the journal walks ~4,000
 // blocks before it wraps, so a benchmark of a few thousand commits would
 // mostly measure ext4's allocation).
-func provision(b *testing.B, f *os.File) {
+func provision(b testing.TB, f *os.File) {
 	st, err := f.Stat()
 	if err != nil {
 		b.Fatal(err)
