@@ -2,6 +2,7 @@ package emu
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -80,5 +81,46 @@ func TestSmallMetadataDeviceCompacts(t *testing.T) {
 	}
 	if err := r.m.check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStoreAlloc: allocation takes the lowest free blocks, across whole
+// words of used ones and up to the file's last block.
+func TestStoreAlloc(t *testing.T) {
+	cases := []struct {
+		name    string
+		nblocks uint64
+		used    []uint64 // used blocks besides the superblocks: [from, to) pairs
+		want    int
+		blks    []uint64
+	}{
+		{"after two full words", 300, []uint64{2, 200}, 3, []uint64{200, 201, 202}},
+		{"exactly one full word", 256, []uint64{2, 128}, 1, []uint64{128}},
+		{"gap inside a word", 256, []uint64{2, 70, 71, 130}, 2, []uint64{70, 130}},
+		{"last blocks of a partial word", 100, []uint64{2, 98}, 2, []uint64{98, 99}},
+		{"full file", 100, []uint64{2, 100}, 1, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &store{}
+			s.setSize(c.nblocks)
+			s.mark(0)
+			s.mark(1)
+			for i := 0; i < len(c.used); i += 2 {
+				for b := c.used[i]; b < c.used[i+1]; b++ {
+					s.mark(b)
+				}
+			}
+			_, blks, err := s.alloc(c.want)
+			if c.blks == nil {
+				if err == nil {
+					t.Fatalf("alloc on a full file gave %v", blks)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(blks, c.blks) {
+				t.Fatalf("alloc(%d) = %v, %v; want %v", c.want, blks, err, c.blks)
+			}
+		})
 	}
 }

@@ -70,6 +70,14 @@ func (s *store) alloc(want int) ([]extent, []uint64, error) {
 	var blks []uint64
 	left := want
 	for b := uint64(2); b < s.nblocks && left > 0; b++ {
+		// Skip whole words of used blocks: the checkpoint and a journal of
+		// up to journalFloor blocks sit at the start of the file, and a
+		// commit allocates at least once. (Bits past nblocks are never set,
+		// so a partial last word is never full.)
+		if b&63 == 0 && s.used[b>>6] == ^uint64(0) {
+			b += 63
+			continue
+		}
 		if s.isUsed(b) {
 			continue
 		}
