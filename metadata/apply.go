@@ -11,7 +11,7 @@ import (
 // validation error, identically on every replica.
 func (s *state) apply(index uint64, data []byte) *Result {
 	s.index = index
-	return s.applyOne(&applyCtx{index: index}, data)
+	return s.applyOne(&applyCtx{index: index, sub: -1}, data)
 }
 
 // applyEntry applies a log entry that may be packed (pack.go): a packed one
@@ -26,10 +26,9 @@ func (s *state) applyEntry(index uint64, data []byte) any {
 	if err != nil {
 		return &Result{Index: index, Err: errf(CodeInvalid, "%v", err)}
 	}
-	c := &applyCtx{index: index}
 	out := make(Results, len(cmds))
 	for i, cmd := range cmds {
-		out[i] = s.applyOne(c, cmd)
+		out[i] = s.applyOne(&applyCtx{index: index, sub: i}, cmd)
 	}
 	return out
 }

@@ -12,8 +12,9 @@ import (
 // proposer (cluster/raftnode) packs the commands waiting while an earlier
 // entry is in flight into one entry, and the FSM applies them in order as
 // if each had its own entry, with one difference: they share the entry's
-// index, so the intent ids they create are numbered on from one command to
-// the next ("<index>-<n>" stays unique).
+// index, so the intents they create are named "<index>.<position>-<n>"
+// instead of "<index>-<n>" (the part before the dash, the operation id,
+// names one command's intents).
 //
 // Layout: packMagic, uvarint count, then per command a uvarint length and
 // the command's bytes. A command is a JSON object, so an unpacked entry

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -114,8 +115,9 @@ func TestPackedEntry(t *testing.T) {
 		}
 	}
 	ids := append(slices.Clone(rs[0].Intents), rs[1].Intents...)
-	if len(ids) != 2 || ids[0] == ids[1] {
-		t.Fatalf("intent ids %v: want two distinct", ids)
+	// Each command's intents carry its own operation id (before the dash).
+	if want := []string{fmt.Sprintf("%d.0-0", index), fmt.Sprintf("%d.1-0", index)}; !slices.Equal(ids, want) {
+		t.Fatalf("intent ids %v, want %v", ids, want)
 	}
 	if q := h.f.PendingIntents(pool); len(q) != 2 || q[0].ID != ids[0] || q[1].ID != ids[1] {
 		t.Fatalf("queue %+v, want the two creates in order", q)

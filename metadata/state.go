@@ -87,13 +87,26 @@ func newState(historyCap int) *state {
 // applyCtx carries what a command may depend on besides the state: its log
 // index and the leader's timestamp. Nothing else (no clock, no randomness).
 type applyCtx struct {
-	index   uint64
+	index uint64
+	// sub is the command's position in a packed entry (pack.go), -1 for
+	// an entry of its own.
+	sub     int
 	at      time.Time
 	nextSeq int // intents created so far by this command
 }
 
+// intentID names the command's next intent "<index>-<n>", or
+// "<index>.<sub>-<n>" for a command of a packed entry. The part before the
+// dash is the command's operation id (cluster/api): it must name exactly
+// the intents of one command, so packed commands, which share the index,
+// add their position.
 func (c *applyCtx) intentID() string {
-	id := fmt.Sprintf("%d-%d", c.index, c.nextSeq)
+	var id string
+	if c.sub < 0 {
+		id = fmt.Sprintf("%d-%d", c.index, c.nextSeq)
+	} else {
+		id = fmt.Sprintf("%d.%d-%d", c.index, c.sub, c.nextSeq)
+	}
 	c.nextSeq++
 	return id
 }

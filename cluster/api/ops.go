@@ -14,7 +14,7 @@ import (
 // reports false when none is known: a wrong id, or one whose intents have
 // all left the FSM's bounded history.
 func operationOf(v metadata.View, id string) (*Operation, bool) {
-	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+	if !validOpID(id) {
 		return nil, false
 	}
 	op := &Operation{ID: id, State: OpDone}
@@ -38,6 +38,21 @@ func operationOf(v metadata.View, id string) (*Operation, bool) {
 		return nil, false
 	}
 	return op, true
+}
+
+// validOpID accepts the operation ids the FSM's intent ids start with:
+// "<index>" or, for a command of a packed entry, "<index>.<position>".
+func validOpID(id string) bool {
+	index, sub, packed := strings.Cut(id, ".")
+	if _, err := strconv.ParseUint(index, 10, 64); err != nil {
+		return false
+	}
+	if packed {
+		if _, err := strconv.ParseUint(sub, 10, 32); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // opID is the operation id of a command that queued intents.

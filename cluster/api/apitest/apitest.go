@@ -88,6 +88,9 @@ func (c *Cluster) startNode(id, dir string) *Node {
 	rn, err := raftnode.New(raftnode.Config{
 		ID: id, Dir: dir, Bind: "127.0.0.1:0", Identity: ident, FSM: fsm,
 		Timing: raftnode.LoopbackTiming(), LogOutput: c.logs, LogLevel: "info", ApplyTimeout: 10 * time.Second,
+		// Group commit as cluster/node runs it, so concurrent calls in
+		// these tests share log entries as they do in production.
+		Pack: metadata.PackCommands,
 	})
 	if err != nil {
 		c.t.Fatalf("start %s: %v", id, err)
