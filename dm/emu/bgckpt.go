@@ -119,10 +119,9 @@ func (s *store) installBackground(m *meta) error {
 	if err := s.failpoint("bg-superblock-synced"); err != nil {
 		return err
 	}
-	if len(s.heldBlks) == 0 || len(s.ckptBlks) == 0 || s.heldBlks[0] != s.ckptBlks[0] {
-		s.release(s.ckptBlks)
-	}
+	s.release(s.ckptBlks)
 	s.release(s.jBlks[:bg.cut-1])
+	s.markHeld()
 	s.jBlks = append([]uint64(nil), s.jBlks[bg.cut-1:]...)
 	s.ckptBlks, s.ckptBytes = blks, len(bg.payload)
 	return nil

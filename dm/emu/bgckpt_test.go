@@ -256,8 +256,9 @@ func setSuperblockVersion(t *testing.T, path string, ver uint32) {
 	}
 }
 
-// TestFormatVersions: a version 1 file (journal from sequence 1) opens with
-// its journal replayed; a file of a newer version is refused by name.
+// TestFormatVersions: a version 1 file (journal from sequence 1) and a
+// version 2 file (no held journal prefix) open with their journal replayed;
+// a file of a newer version is refused by name.
 func TestFormatVersions(t *testing.T) {
 	r := newStoreRig(t, 4<<20)
 	for i := 0; i < 5; i++ {
@@ -268,11 +269,13 @@ func TestFormatVersions(t *testing.T) {
 		t.Fatalf("journal starts at %d before any background checkpoint", r.s.sb.jseq)
 	}
 	want := encodeState(r.m)
-	r.s.close()
-	setSuperblockVersion(t, r.path, 1)
-	r.reopen()
-	if got := encodeState(r.m); !bytes.Equal(got, want) {
-		t.Fatal("version 1 file: state differs")
+	for _, ver := range []uint32{2, 1} { // 1 clears the sequence field 2 reads
+		r.s.close()
+		setSuperblockVersion(t, r.path, ver)
+		r.reopen()
+		if got := encodeState(r.m); !bytes.Equal(got, want) {
+			t.Fatalf("version %d file: state differs", ver)
+		}
 	}
 	r.change()
 	r.commit()

@@ -2,6 +2,8 @@ package emu
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"testing"
 )
 
@@ -72,5 +74,232 @@ func TestHeldViewSkipsEmptyDevices(t *testing.T) {
 	}
 	if r.m.refs[0] != 0 {
 		t.Fatalf("data block 0 (the deleted device's) still has %d references after the release", r.m.refs[0])
+	}
+}
+
+// usedExactly checks that the store's used blocks are the superblocks, the
+// checkpoint, the journal and the held root, no more (a leak) and no less.
+func usedExactly(t *testing.T, s *store) {
+	t.Helper()
+	want := map[uint64]bool{0: true, 1: true}
+	for _, set := range [][]uint64{s.ckptBlks, s.jBlks, s.heldBlks} {
+		for _, b := range set {
+			want[b] = true
+		}
+	}
+	for b := uint64(0); b < s.nblocks; b++ {
+		if s.isUsed(b) != want[b] {
+			t.Fatalf("block %d: used %v, referenced %v", b, s.isUsed(b), want[b])
+		}
+	}
+}
+
+// reserve is what the reserve_metadata_snap handler does after its commit.
+func (r *storeRig) reserve(pinJournal bool) {
+	r.t.Helper()
+	var err error
+	if pinJournal {
+		err = r.s.holdCurrent()
+	} else {
+		err = r.s.checkpoint(r.m, true)
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.m.heldRoot = r.s.sb.held
+	r.m.pinHeld()
+}
+
+// heldState is the encoded held root as a reader of the file sees it.
+func (r *storeRig) heldState() []byte {
+	r.t.Helper()
+	hs, hm, err := openStore(r.path, true, true)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer hs.close()
+	return encodeState(hm)
+}
+
+// TestHeldJournalPrefix holds the committed state as the current checkpoint
+// plus its journal (or, the fallback, as a checkpoint of its own) and then
+// drives the live state through background and foreground compactions and
+// reopens: the held root must read as the state at the reserve throughout,
+// its blocks must stay allocated, and the release must free exactly them.
+func TestHeldJournalPrefix(t *testing.T) {
+	cases := []struct {
+		name           string
+		pin, midEncode bool
+	}{
+		{"journal", true, false},
+		{"checkpoint", false, false},
+		{"journal while a checkpoint is encoded", true, true},
+	}
+	for _, c := range cases {
+		pin := c.pin
+		t.Run(c.name, func(t *testing.T) {
+			r := newStoreRig(t, 4<<20)
+			for i := 0; i < 30 || (c.midEncode && r.s.bg == nil); i++ {
+				r.change()
+				r.commit()
+			}
+			r.reserve(pin)
+			want := encodeState(r.m)
+			// The rig's first commit and these 30.
+			if pin && !c.midEncode && r.s.sb.hjend-r.s.sb.hjseq != 31 {
+				t.Fatalf("held %d journal records, want 31", r.s.sb.hjend-r.s.sb.hjseq)
+			}
+			if c.midEncode && r.s.bg == nil {
+				t.Fatal("the encoding ended before the reserve")
+			}
+			if got := r.heldState(); !bytes.Equal(got, want) {
+				t.Fatal("held root differs from the state at the reserve")
+			}
+			installs, foreground := 0, 0
+			for i := 0; i < 1500; i++ {
+				epoch, ckpt := r.s.sb.epoch, r.s.sb.ckpt
+				r.change()
+				r.commit()
+				// Right after the reserve the held blocks are the live
+				// checkpoint and journal that a foreground checkpoint frees.
+				if i == 5 || i == 1000 {
+					if err := r.s.checkpoint(r.m, false); err != nil {
+						t.Fatal(err)
+					}
+					usedExactly(t, r.s)
+				}
+				switch {
+				case r.s.sb.epoch != epoch:
+					foreground++
+				case r.s.sb.ckpt != ckpt:
+					installs++
+				}
+				if i%97 == 0 {
+					usedExactly(t, r.s)
+					live := encodeState(r.m)
+					r.reopen()
+					if got := encodeState(r.m); !bytes.Equal(got, live) {
+						t.Fatalf("commit %d: live state differs after reopen", i)
+					}
+					if got := r.heldState(); !bytes.Equal(got, want) {
+						t.Fatalf("commit %d: held root differs from the state at the reserve", i)
+					}
+				}
+			}
+			if installs == 0 || foreground == 0 {
+				t.Fatalf("%d background and %d foreground checkpoints, want both", installs, foreground)
+			}
+			usedExactly(t, r.s)
+			if err := r.s.releaseHeld(); err != nil {
+				t.Fatal(err)
+			}
+			r.m.heldRoot = 0
+			r.m.unpinHeld()
+			usedExactly(t, r.s)
+			if err := r.m.check(); err != nil {
+				t.Fatal(err)
+			}
+			r.reopen()
+			if _, _, err := openStore(r.path, true, true); err == nil {
+				t.Fatal("held root readable after the release")
+			}
+		})
+	}
+}
+
+// TestHeldKillPoints: a crash before the reserve's superblock write leaves
+// no held root; a crash in any durable step of a background checkpoint
+// installed while a journal prefix is held leaves the held root intact.
+func TestHeldKillPoints(t *testing.T) {
+	t.Run("hold-superblock", func(t *testing.T) {
+		r := newStoreRig(t, 4<<20)
+		for i := 0; i < 10; i++ {
+			r.change()
+			r.commit()
+		}
+		r.s.failAt = func(step string) error {
+			if step == "hold-superblock" {
+				return errKilled
+			}
+			return nil
+		}
+		if err := r.s.holdCurrent(); !errors.Is(err, errKilled) {
+			t.Fatalf("holdCurrent: %v, want the failpoint", err)
+		}
+		r.reopen()
+		if r.s.sb.held != 0 || r.m.heldRoot != 0 {
+			t.Fatal("held root after a crash before its superblock write")
+		}
+		usedExactly(t, r.s)
+	})
+	for _, step := range []string{"bg-checkpoint-written", "bg-journal-synced", "bg-superblock-synced"} {
+		t.Run(step, func(t *testing.T) {
+			r := newStoreRig(t, 4<<20)
+			for i := 0; i < 10; i++ {
+				r.change()
+				r.commit()
+			}
+			r.reserve(true)
+			want := encodeState(r.m)
+			r.untilEncoded()
+			r.change()
+			r.s.failAt = func(s string) error {
+				if s == step {
+					return errKilled
+				}
+				return nil
+			}
+			if err := r.s.commit(r.m); !errors.Is(err, errKilled) {
+				t.Fatalf("commit: %v, want the failpoint", err)
+			}
+			r.reopen()
+			if got := r.heldState(); !bytes.Equal(got, want) {
+				t.Fatal("held root differs after the crash")
+			}
+			usedExactly(t, r.s)
+			r.untilEncoded()
+			r.change()
+			r.commit()
+			usedExactly(t, r.s)
+			if got := r.heldState(); !bytes.Equal(got, want) {
+				t.Fatal("held root differs after the next compaction")
+			}
+		})
+	}
+}
+
+// TestHeldPrefixVersion: a superblock is labelled version 3 only while a
+// held journal prefix needs it, so that version 2 engines still open every
+// other file and refuse the ones they would damage.
+func TestHeldPrefixVersion(t *testing.T) {
+	r := newStoreRig(t, 4<<20)
+	r.change()
+	r.commit()
+	version := func() uint32 {
+		b := make([]byte, blockSize)
+		if _, err := r.s.f.ReadAt(b, int64(r.s.sb.loc)*blockSize); err != nil {
+			t.Fatal(err)
+		}
+		return binary.LittleEndian.Uint32(b[12:])
+	}
+	if err := r.s.checkpoint(r.m, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != 2 {
+		t.Fatalf("no held root: version %d, want 2", v)
+	}
+	r.change()
+	r.commit()
+	r.reserve(true)
+	if v := version(); v != 3 {
+		t.Fatalf("held journal prefix: version %d, want 3", v)
+	}
+	if err := r.s.releaseHeld(); err != nil {
+		t.Fatal(err)
+	}
+	r.m.heldRoot = 0
+	r.m.unpinHeld()
+	if v := version(); v != 2 {
+		t.Fatalf("released: version %d, want 2", v)
 	}
 }

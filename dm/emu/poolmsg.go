@@ -61,7 +61,7 @@ func (pt *poolTarget) message(msg string) (string, error) {
 		if md.heldRoot != 0 {
 			return "", fail(syscall.EBUSY, "Pool metadata snapshot already exists: release this before taking another.")
 		}
-		if err := p.st.checkpoint(md, true); err != nil {
+		if err := p.st.hold(md); err != nil {
 			p.metadataOperationFailed("dm_pool_reserve_metadata_snap", err)
 			return "", fail(syscall.EIO, "reserve_metadata_snap message failed.")
 		}

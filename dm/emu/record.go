@@ -21,7 +21,7 @@ const (
 	sbMagic   = 0x4d45524e49485400 // "\x00THINREM" little-endian-ish tag; any fixed value works
 	recMagicC = 0x544b4350         // checkpoint record
 	recMagicJ = 0x4c4e524a         // journal record
-	formatVer = 2                  // 2 added the journal's first sequence number; 1 is read as 1
+	formatVer = 3                  // 2 added the journal's first sequence number (1 reads as 1), 3 the held journal prefix
 
 	recHeaderFixed = 64
 	extentSize     = 12
@@ -109,6 +109,9 @@ func decodeHeader(b []byte) (recHeader, bool) {
 //	16 generation u64 | 24 location u64 | 32 data block sectors u32 | 36 flags u32
 //	40 checkpoint head u64 | 48 epoch u64 | 56 journal head u64 | 64 held checkpoint u64
 //	72 sequence number of the record at the journal head u64 (version 2)
+//	80 held epoch u64 | 88 held journal head u64 | 96 held first sequence u64
+//	104 held end sequence u64 (version 3: the held root is the held
+//	checkpoint plus the journal records [first, end) of that epoch)
 type superblock struct {
 	gen              uint64
 	loc              uint64
@@ -119,6 +122,9 @@ type superblock struct {
 	jhead            uint64
 	held             uint64
 	jseq             uint64
+	// The held root's journal prefix (held.go); hjseq == hjend when the
+	// held checkpoint alone is the held root (versions before 3).
+	hepoch, hjhead, hjseq, hjend uint64
 }
 
 const flagNeedsCheck = 1
@@ -127,7 +133,14 @@ func (s superblock) encode() []byte {
 	b := make([]byte, blockSize)
 	le := binary.LittleEndian
 	le.PutUint64(b[0:], sbMagic)
-	le.PutUint32(b[12:], formatVer)
+	// Without a held journal prefix the file is what version 2 describes:
+	// labelled so, an engine of version 2 still opens it. With one, version
+	// 2 would ignore the prefix and reuse its blocks, so it must refuse.
+	ver := uint32(formatVer)
+	if s.hjend == s.hjseq {
+		ver = 2
+	}
+	le.PutUint32(b[12:], ver)
 	le.PutUint64(b[16:], s.gen)
 	le.PutUint64(b[24:], s.loc)
 	le.PutUint32(b[32:], s.dataBlockSectors)
@@ -141,6 +154,10 @@ func (s superblock) encode() []byte {
 	le.PutUint64(b[56:], s.jhead)
 	le.PutUint64(b[64:], s.held)
 	le.PutUint64(b[72:], s.jseq)
+	le.PutUint64(b[80:], s.hepoch)
+	le.PutUint64(b[88:], s.hjhead)
+	le.PutUint64(b[96:], s.hjseq)
+	le.PutUint64(b[104:], s.hjend)
 	le.PutUint32(b[8:], crc(b[12:]))
 	return b
 }
@@ -157,7 +174,10 @@ func decodeSuperblock(b []byte, loc uint64) (superblock, bool) {
 	if ver >= 2 {
 		s.jseq = le.Uint64(b[72:])
 	}
-	if s.loc != loc || s.jseq == 0 {
+	if ver >= 3 {
+		s.hepoch, s.hjhead, s.hjseq, s.hjend = le.Uint64(b[80:]), le.Uint64(b[88:]), le.Uint64(b[96:]), le.Uint64(b[104:])
+	}
+	if s.loc != loc || s.jseq == 0 || s.hjend < s.hjseq {
 		return superblock{}, false
 	}
 	return s, true

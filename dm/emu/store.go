@@ -12,7 +12,8 @@ import (
 
 // store is a pool's metadata file: two alternating superblocks, a
 // checkpoint record, a chain of journal records after it, and optionally a
-// held checkpoint (the metadata snapshot). Commit appends one journal
+// held root (the metadata snapshot: a checkpoint and journal records kept
+// allocated, held.go). Commit appends one journal
 // record at the block the previous record announced, so a commit costs one
 // write and one fdatasync and never rewrites a superblock; compaction writes
 // a fresh checkpoint and flips the superblock. See docs/engine.md.
@@ -26,7 +27,7 @@ type store struct {
 	jBlks     []uint64 // blocks of this epoch's journal records (+ the announced next head)
 	jNext     uint64   // head block the next journal record goes to
 	jSeq      uint64
-	heldBlks  []uint64
+	heldBlks  []uint64 // the held root's checkpoint and journal records (held.go)
 	ckptBytes int
 	// bg is the checkpoint being encoded off the commit path, nil if none
 	// (bgckpt.go).
@@ -243,21 +244,21 @@ func (s *store) checkpoint(m *meta, hold bool) error {
 	sb.needsCheck = m.needsCheck
 	sb.dataBlockSectors = m.dataBlockSectors
 	if hold {
-		sb.held = headB[0]
+		sb.held, sb.hepoch, sb.hjhead, sb.hjseq, sb.hjend = headB[0], 0, 0, 0, 0
 	}
 	if err := s.writeSuperblock(sb); err != nil {
 		s.release(blks)
 		s.release(nextB)
 		return err
 	}
-	// The old checkpoint stays allocated only while it is the held one.
-	if len(s.heldBlks) == 0 || len(s.ckptBlks) == 0 || s.heldBlks[0] != s.ckptBlks[0] {
-		s.release(s.ckptBlks)
-	}
+	// The old checkpoint and journal stay allocated as far as the held root
+	// uses them.
+	s.release(s.ckptBlks)
 	s.release(s.jBlks)
 	if hold {
 		s.heldBlks = blks
 	}
+	s.markHeld()
 	s.ckptBlks, s.jBlks, s.jNext, s.jSeq, s.ckptBytes = blks, []uint64{nextB[0]}, nextB[0], 1, len(payload)
 	return nil
 }
@@ -353,23 +354,6 @@ func (s *store) setNeedsCheck() error {
 	return s.writeSuperblock(sb)
 }
 
-// releaseHeld drops the held checkpoint.
-func (s *store) releaseHeld() error {
-	if s.sb.held == 0 {
-		return nil
-	}
-	sb := s.sb
-	sb.held = 0
-	if err := s.writeSuperblock(sb); err != nil {
-		return err
-	}
-	if len(s.ckptBlks) == 0 || s.heldBlks[0] != s.ckptBlks[0] {
-		s.release(s.heldBlks)
-	}
-	s.heldBlks = nil
-	return nil
-}
-
 func (s *store) close() error {
 	s.dropBackground()
 	if s.f == nil {
@@ -412,8 +396,9 @@ func formatStore(f *os.File, m *meta) (*store, error) {
 }
 
 // openStore reads the metadata file: the newest valid superblock, its
-// checkpoint and the journal chain (or, with held, the held checkpoint
-// only). The file is opened read-write unless readOnly.
+// checkpoint and the journal chain (or, with held, only the held root: its
+// checkpoint and journal records, held.go). The file is opened read-write
+// unless readOnly.
 func openStore(path string, readOnly, held bool) (*store, *meta, error) {
 	flag := os.O_RDWR
 	if readOnly {
@@ -482,23 +467,15 @@ func loadStore(f *os.File, held bool) (*store, *meta, error) {
 		if s.sb.held == 0 {
 			return nil, nil, errNoHeld
 		}
-		return s.loadCheckpoint(s.sb.held, true)
+		hm, _, err := s.readHeld()
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, hm, nil
 	}
-	_, m, err := s.loadCheckpoint(s.sb.ckpt, false)
+	m, err := s.loadCheckpoint(s.sb.ckpt)
 	if err != nil {
 		return nil, nil, err
-	}
-	if s.sb.held != 0 && s.sb.held != s.sb.ckpt {
-		_, hb, _, ok, err := s.readRecordAny(s.sb.held)
-		if err != nil || !ok {
-			return nil, nil, fmt.Errorf("held checkpoint at block %d unreadable", s.sb.held)
-		}
-		s.heldBlks = hb
-		for _, b := range hb {
-			s.mark(b)
-		}
-	} else if s.sb.held != 0 {
-		s.heldBlks = s.ckptBlks
 	}
 	// Replay the journal chain.
 	head := s.sb.jhead
@@ -524,15 +501,16 @@ func loadStore(f *os.File, held bool) (*store, *meta, error) {
 		s.jBlks = append(s.jBlks, next)
 		head = next
 	}
+	// The held root's blocks are marked after the replay: its records may
+	// be the first records of the live chain, which the replay's "already
+	// used" stop would otherwise cut short.
 	if s.sb.held != 0 {
-		hp, _, _, ok, err := s.readRecordAny(s.sb.held)
-		if err != nil || !ok {
-			return nil, nil, fmt.Errorf("held checkpoint at block %d: %w", s.sb.held, errCorrupt)
-		}
-		hm, err := decodeState(hp, s.sb.dataBlockSectors)
+		hm, hb, err := s.readHeld()
 		if err != nil {
-			return nil, nil, fmt.Errorf("held checkpoint at block %d: %w: %v", s.sb.held, errCorrupt, err)
+			return nil, nil, err
 		}
+		s.heldBlks = hb
+		s.markHeld()
 		m.adoptHeld(hm)
 	}
 	m.needsCheck = s.sb.needsCheck
@@ -560,27 +538,27 @@ func (s *store) readRecordAny(head uint64) ([]byte, []uint64, uint64, bool, erro
 	return s.readRecord(head, recMagicC, h.epoch, 0)
 }
 
-func (s *store) loadCheckpoint(head uint64, isHeld bool) (*store, *meta, error) {
+// loadCheckpoint reads the current checkpoint at head (the held root has
+// readHeld).
+func (s *store) loadCheckpoint(head uint64) (*meta, error) {
 	p, blks, _, ok, err := s.readRecordAny(head)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !ok {
-		return nil, nil, fmt.Errorf("checkpoint at block %d: %w", head, errCorrupt)
+		return nil, fmt.Errorf("checkpoint at block %d: %w", head, errCorrupt)
 	}
 	m, err := decodeState(p, s.sb.dataBlockSectors)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint at block %d: %w: %v", head, errCorrupt, err)
+		return nil, fmt.Errorf("checkpoint at block %d: %w: %v", head, errCorrupt, err)
 	}
 	for _, b := range blks {
 		s.mark(b)
 	}
-	if !isHeld {
-		s.ckptBlks, s.ckptBytes = blks, len(p)
-	}
+	s.ckptBlks, s.ckptBytes = blks, len(p)
 	m.needsCheck = s.sb.needsCheck
 	m.heldRoot = s.sb.held
-	return s, m, nil
+	return m, nil
 }
 
 // errCorrupt: a record the superblock references fails its checks.
