@@ -32,7 +32,7 @@ func newHeldRoot() *heldRoot {
 // withMetadata runs fn on the pool's metadata as of a held root. fn must not
 // keep the dump after it returns.
 func (p *Pool) withMetadata(ctx context.Context, fresh bool, fn func(*dm.MetadataDump) error) error {
-	d, err := p.acquireRoot(ctx, fresh)
+	d, err := p.acquireRoot(ctx, fresh, nil)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,12 @@ func (p *Pool) withMetadata(ctx context.Context, fresh bool, fn func(*dm.Metadat
 	return fn(d)
 }
 
-func (p *Pool) acquireRoot(ctx context.Context, fresh bool) (*dm.MetadataDump, error) {
+// acquireRoot returns the held root's dump, reserving and reading a new
+// root when there is none to share (or fresh asks for one). reserved, if
+// set, is called once a new root is reserved and before its dump is read:
+// the view is fixed from then on, so a caller holding the pool's lock to
+// pin the state the view must match can let go while the (long) read runs.
+func (p *Pool) acquireRoot(ctx context.Context, fresh bool, reserved func()) (*dm.MetadataDump, error) {
 	h := p.held
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -61,6 +66,9 @@ func (p *Pool) acquireRoot(ctx context.Context, fresh bool) (*dm.MetadataDump, e
 	}
 	if err := p.reserveRoot(ctx); err != nil {
 		return nil, err
+	}
+	if reserved != nil {
+		reserved()
 	}
 	d, err := reader.PoolMetadata(ctx, p.DMName(), true)
 	if err != nil {
