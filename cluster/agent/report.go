@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/thinraft/thinraft/dm"
 	"github.com/thinraft/thinraft/metadata"
@@ -21,13 +22,16 @@ func (a *Agent) reconcileAll(ctx context.Context) {
 		if !ok || p.State == metadata.PoolQuarantined || len(a.cfg.FSM.PendingIntents(uuid)) > 0 {
 			continue
 		}
+		start := time.Now()
 		rep, err := run.pool.Reconcile(ctx)
 		if err != nil {
 			a.log.Warn("periodic reconcile", "pool", uuid, "err", err)
 			continue
 		}
 		if len(rep.Actions) > 0 || len(rep.Findings) > 0 {
-			a.log.Info("periodic reconcile", "pool", uuid, "actions", rep.Actions, "findings", len(rep.Findings))
+			a.log.Info("periodic reconcile", "pool", uuid, "actions", rep.Actions, "findings", len(rep.Findings), "took", time.Since(start))
+		} else {
+			a.log.Debug("periodic reconcile", "pool", uuid, "took", time.Since(start))
 		}
 	}
 }
@@ -44,9 +48,12 @@ func (a *Agent) reportAll(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		start := time.Now()
 		if err := a.report(ctx, run); err != nil {
 			a.log.Warn("usage report", "pool", run.pool.Name(), "err", err)
+			continue
 		}
+		a.log.Debug("usage report", "pool", run.pool.Name(), "took", time.Since(start))
 	}
 }
 
