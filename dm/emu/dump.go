@@ -26,16 +26,44 @@ func DumpMetadata(metaPath string, useMetadataSnap bool) (*dm.MetadataDump, erro
 		return nil, fmt.Errorf("emu: dump %s: %w", metaPath, err)
 	}
 	defer st.close()
+	return dumpFile(md, useMetadataSnap, st.sb.needsCheck), nil
+}
+
+func dumpFile(md *meta, held, needsCheck bool) *dm.MetadataDump {
 	d := dumpOf(md)
-	if useMetadataSnap {
+	if held {
 		// The held view's own superblock has no held root.
 		d.MetadataSnap = 0
 	}
 	d.Flags = 0
-	if st.sb.needsCheck {
+	if needsCheck {
 		d.Flags = dumpFlagNeedCheck
 	}
-	return d, nil
+	return d
+}
+
+// dumpHeld reads the held root that sb (an active pool's superblock) names.
+// The caller holds the pool's heldRead, so the blocks stay as they are.
+func dumpHeld(metaPath string, sb superblock) (*dm.MetadataDump, error) {
+	if sb.held == 0 {
+		return nil, fmt.Errorf("emu: dump %s: %w", metaPath, errNoHeld)
+	}
+	f, err := os.Open(metaPath)
+	if err != nil {
+		return nil, fmt.Errorf("emu: dump %s: %w", metaPath, err)
+	}
+	defer f.Close()
+	n, err := fileBlocks(f)
+	if err != nil {
+		return nil, fmt.Errorf("emu: dump %s: %w", metaPath, err)
+	}
+	s := &store{f: f, sb: sb}
+	s.setSize(n)
+	hm, _, err := s.readHeld()
+	if err != nil {
+		return nil, fmt.Errorf("emu: dump %s: %w", metaPath, err)
+	}
+	return dumpFile(hm, true, sb.needsCheck), nil
 }
 
 // DumpMetadata is DumpMetadata(metaPath, false) for a pool this engine may
@@ -49,10 +77,24 @@ func (e *Engine) dumpPath(path string, snap bool) (*dm.MetadataDump, error) {
 	p := e.pools[path]
 	if p != nil {
 		p.mu.Lock()
-		defer p.mu.Unlock()
 	}
 	e.mu.Unlock()
-	return DumpMetadata(path, snap)
+	if p == nil {
+		return DumpMetadata(path, snap)
+	}
+	if !snap || p.st == nil {
+		defer p.mu.Unlock()
+		return DumpMetadata(path, snap)
+	}
+	// The held root cannot change until release_metadata_snap, which waits
+	// for heldRead: read it without holding up the pool's IO and commits
+	// (at 33,000 devices decoding it and replaying its journal takes tens
+	// of milliseconds, every time the agent reports usage).
+	sb := p.st.sb
+	p.heldRead.RLock()
+	p.mu.Unlock()
+	defer p.heldRead.RUnlock()
+	return dumpHeld(path, sb)
 }
 
 // DumpPool dumps the committed metadata of the active pool device name

@@ -2,9 +2,14 @@ package emu
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/thinraft/thinraft/dm"
 )
 
 // TestHeldViewSkipsEmptyDevices: the in-memory held view leaves out devices
@@ -301,5 +306,121 @@ func TestHeldPrefixVersion(t *testing.T) {
 	r.m.unpinHeld()
 	if v := version(); v != 2 {
 		t.Fatalf("released: version %d, want 2", v)
+	}
+}
+
+// TestHeldDumpConcurrent reads the held root of an active pool (without the
+// pool's lock) while writes and flushes commit and compact and other
+// goroutines release and reserve it: every dump must be a complete held
+// view (run with -race for the locking).
+func TestHeldDumpConcurrent(t *testing.T) {
+	tp := newTestPool(t, 2<<20, 128, dm.PoolFeatures{})
+	tp.msg("create_thin 0")
+	t0 := tp.thin("t0", 0, 128*testBlock)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(2)
+	go func() { // writer: every flush commits
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := t0.WriteAt(fill(512, byte(i%250+1)), int64(i*7%128)*testBlock); err != nil {
+				errs <- err
+				return
+			}
+			if err := t0.Flush(); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() { // reserve and release
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := tp.e.Message(ctx, "pool", 0, "reserve_metadata_snap"); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := tp.e.Message(ctx, "pool", 0, "release_metadata_snap"); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	p := tp.e.pools[tp.meta]
+	p.mu.RLock()
+	epoch0 := p.st.sb.epoch
+	p.mu.RUnlock()
+	compacted := func() bool {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		return p.st.sb.jseq != 1 || p.st.sb.epoch != epoch0
+	}
+	dumps := 0
+	for i := 0; i < 100000 && (dumps < 100 || !compacted()); i++ {
+		d, err := tp.e.DumpPool("pool", true)
+		if errors.Is(err, dm.ErrNoMetadataSnap) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("dump %d: %v", i, err)
+		}
+		if len(d.Devices) != 1 || d.Devices[0].ID != 0 {
+			t.Fatalf("dump %d: held view %+v", i, d.Devices)
+		}
+		dumps++
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if dumps == 0 {
+		t.Fatal("no dump found a held root")
+	}
+	if !compacted() {
+		t.Fatal("the journal was never compacted during the dumps")
+	}
+	tp.checkMeta()
+}
+
+// TestReleaseWaitsForHeldReaders: release_metadata_snap frees the held
+// blocks, so it must wait for a reader that reads them without the pool's
+// lock. (The wait below can only let a broken release go unnoticed, never
+// fail a correct one.)
+func TestReleaseWaitsForHeldReaders(t *testing.T) {
+	tp := newTestPool(t, 4<<20, 64, dm.PoolFeatures{})
+	tp.msg("create_thin 0")
+	tp.msg("reserve_metadata_snap")
+	p := tp.e.pools[tp.meta]
+	p.heldRead.RLock() // a reader in the middle of dumpHeld
+	done := make(chan error, 1)
+	go func() {
+		_, err := tp.e.Message(context.Background(), "pool", 0, "release_metadata_snap")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("release completed while a reader held the root (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.heldRead.RUnlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.e.DumpPool("pool", true); !errors.Is(err, dm.ErrNoMetadataSnap) {
+		t.Fatalf("dump after release: %v", err)
 	}
 }

@@ -70,7 +70,11 @@ type pool struct {
 	owner    *device // the pool's mapped device (pool_md)
 	gate     *gate   // closed while the pool is suspended: thin IO waits
 
-	mu            sync.RWMutex
+	mu sync.RWMutex
+	// heldRead is read-held by readers of the held root, which read its
+	// blocks from the file without mu (dump.go); release_metadata_snap,
+	// the only thing that frees those blocks, takes it for writing.
+	heldRead      sync.RWMutex
 	md            *meta
 	st            *store
 	data          *os.File

@@ -71,7 +71,10 @@ func (pt *poolTarget) message(msg string) (string, error) {
 		if md.heldRoot == 0 {
 			return "", fail(syscall.EINVAL, "No pool metadata snapshot found: nothing to release.")
 		}
-		if err := p.st.releaseHeld(); err != nil {
+		p.heldRead.Lock()
+		err := p.st.releaseHeld()
+		p.heldRead.Unlock()
+		if err != nil {
 			p.metadataOperationFailed("dm_pool_release_metadata_snap", err)
 			return "", fail(syscall.EIO, "release_metadata_snap message failed.")
 		}
