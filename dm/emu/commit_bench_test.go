@@ -243,3 +243,51 @@ func BenchmarkReserveMetadataSnap(b *testing.B) {
 		r.m.unpinHeld()
 	}
 }
+
+// BenchmarkHeldDump reads a held root of 33,000 devices as the agent's
+// usage report does (dumpHeld: decode the held checkpoint, replay the held
+// journal, build the dump), with journal records held: none, or the most a
+// large file's journal reaches before compaction. It runs without the
+// pool's lock.
+func BenchmarkHeldDump(b *testing.B) {
+	for _, records := range []int{0, journalFloor - 1} {
+		b.Run(strconv.Itoa(records), func(b *testing.B) {
+			r := newStoreRig(b, 64<<20)
+			for id := range uint32(33000) {
+				if err := r.m.createThin(id); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := r.s.checkpoint(r.m, false); err != nil {
+				b.Fatal(err)
+			}
+			r.m.committed()
+			next := uint32(33000)
+			for i := 0; i < records; i++ {
+				if err := r.m.createThin(next); err != nil {
+					b.Fatal(err)
+				}
+				next++
+				r.m.txn++
+				r.m.logSetTxn(r.m.txn)
+				if err := r.s.appendJournal(r.m); err != nil {
+					b.Fatal(err)
+				}
+				r.m.committed()
+			}
+			if err := r.s.holdCurrent(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d, err := dumpHeld(r.path, r.s.sb)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(d.Devices) != 33000+records {
+					b.Fatalf("%d devices", len(d.Devices))
+				}
+			}
+		})
+	}
+}
