@@ -25,7 +25,9 @@
 // a checkpoint of a captured commit on another goroutine and a later commit
 // writes it and flips one of two superblocks (store.go, record.go,
 // checkpoint.go, bgckpt.go), so no commit pays for encoding the whole state.
-// A crash therefore loses exactly the uncommitted changes.
+// A crash therefore loses exactly the uncommitted changes. A metadata
+// snapshot (reserve_metadata_snap) holds the current checkpoint and journal
+// records where they are, kept allocated until its release (held.go).
 // Blocks freed in a transaction are not reused before it commits, so the
 // committed mappings never see overwritten data. The kernel's metadata block
 // usage is modelled separately (space.go) for the status line.
