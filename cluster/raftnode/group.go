@@ -84,6 +84,16 @@ func newGroup(n *Node) *group {
 func (g *group) apply(ctx context.Context, cmds [][]byte) ([]Result, []error) {
 	results := make([]Result, len(cmds))
 	errs := make([]error, len(cmds))
+	ps := g.enqueue(cmds)
+	for i, p := range ps {
+		results[i], errs[i] = g.wait(ctx, p)
+	}
+	return results, errs
+}
+
+// enqueue queues cmds, in order, behind everything queued before, and
+// starts submitting.
+func (g *group) enqueue(cmds [][]byte) []*proposal {
 	ps := make([]*proposal, len(cmds))
 	for i, c := range cmds {
 		ps[i] = &proposal{cmd: c, done: make(chan struct{})}
@@ -92,30 +102,31 @@ func (g *group) apply(ctx context.Context, cmds [][]byte) ([]Result, []error) {
 	g.queue = append(g.queue, ps...)
 	g.mu.Unlock()
 	g.kick()
-	for i, p := range ps {
-		select {
-		case <-p.done:
-			results[i], errs[i] = p.res, p.err
-			continue
-		case <-ctx.Done():
-		}
-		g.mu.Lock()
-		if !p.submitted {
-			// Still queued: it never reaches the log, a definite no.
-			g.drop(p)
-			g.mu.Unlock()
-			errs[i] = fmt.Errorf("apply: %w", ctx.Err())
-			continue
-		}
-		g.mu.Unlock()
-		select {
-		case <-p.done:
-			results[i], errs[i] = p.res, p.err
-		default:
-			errs[i] = fmt.Errorf("apply: %w: %w", ErrOutcomeUnknown, ctx.Err())
-		}
+	return ps
+}
+
+// wait waits for p's answer. A context that ends while p is still queued
+// takes it out: a definite "not applied"; once submitted, its fate is
+// unknown to a caller that stops waiting.
+func (g *group) wait(ctx context.Context, p *proposal) (Result, error) {
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
 	}
-	return results, errs
+	g.mu.Lock()
+	if !p.submitted {
+		g.drop(p)
+		g.mu.Unlock()
+		return Result{}, fmt.Errorf("apply: %w", ctx.Err())
+	}
+	g.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.res, p.err
+	default:
+		return Result{}, fmt.Errorf("apply: %w: %w", ErrOutcomeUnknown, ctx.Err())
+	}
 }
 
 // drop removes a queued proposal; called with mu held.
