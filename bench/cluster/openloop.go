@@ -171,7 +171,7 @@ func (l *load) openLoop(ctx context.Context, rate float64, warmup, n int, origin
 	}
 	counted := samples[warmup:]
 	if l.samplesTo != "" {
-		if err := writeSamples(fmt.Sprintf("%s.%s.csv", l.samplesTo, tag), interval, samples); err != nil {
+		if err := writeSamples(fmt.Sprintf("%s.%s.csv", l.samplesTo, tag), start, interval, samples); err != nil {
 			return nil, err
 		}
 	}

@@ -91,16 +91,16 @@ func durDist(ds []time.Duration) dist {
 }
 
 // writeSamples writes one row per arrival: its scheduled offset from the
-// run's start, its latency and stages (ms), and whether its pool was on the
+// run's start (and as a Unix time, to line up with the nodes' logs), its latency and stages (ms), and whether its pool was on the
 // leader. Read it to see whether a tail is periodic (a checkpoint, a
 // report, GC) or a backlog.
-func writeSamples(path string, interval time.Duration, samples []sample) error {
+func writeSamples(path string, start time.Time, interval time.Duration, samples []sample) error {
 	var b strings.Builder
-	b.WriteString("k,at_ms,op,latency_ms,arrive_ms,execute_ms,complete_ms,pool_on_leader\n")
+	b.WriteString("k,at_ms,unix_ms,op,latency_ms,arrive_ms,execute_ms,complete_ms,pool_on_leader\n")
 	msf := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
 	for k, s := range samples {
 		at := time.Duration(k) * interval
-		fmt.Fprintf(&b, "%d,%s,%s,%s", k, msf(at), s.op, msf(s.lat))
+		fmt.Fprintf(&b, "%d,%s,%d,%s,%s", k, msf(at), start.Add(at).UnixMilli(), s.op, msf(s.lat))
 		if st := s.stages; st != nil {
 			fmt.Fprintf(&b, ",%s,%s,%s,%t\n", msf(st.arrive), msf(st.execute), msf(st.complete), st.poolOnLeader)
 		} else {

@@ -171,10 +171,18 @@ func (a *Agent) Stats() Stats {
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.closeAll()
 	defer a.closeExports()
-	reconcile := time.NewTicker(a.cfg.ReconcileInterval)
-	defer reconcile.Stop()
-	report := time.NewTicker(a.cfg.ReportInterval)
-	defer report.Stop()
+	// Reconciles and usage reports run beside the batch loop, and end
+	// before the pools close (deferred after closeAll, so run before it).
+	pctx, stopPeriodic := context.WithCancel(ctx)
+	periodicDone := make(chan struct{})
+	go func() {
+		defer close(periodicDone)
+		a.periodic(pctx)
+	}()
+	defer func() {
+		stopPeriodic()
+		<-periodicDone
+	}()
 	failed := map[string]*openFailure{}
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
@@ -199,6 +207,26 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-a.x.poke:
 		case <-a.completed:
 		case <-retry.C:
+		}
+	}
+}
+
+// periodic reconciles and reports on their timers until ctx ends. It runs
+// on its own goroutine, not the batch loop's: at 100,000 volumes a round of
+// usage reports takes ~300 ms and a reconcile of a pool reads every thin
+// device, and inline they held up every pool's batches for as long (the
+// cluster bench's tail). thinpool serialises what must be (Reconcile and
+// ExecuteBatch share the pool's lock); a report reads a metadata snapshot
+// and the record, and proposes.
+func (a *Agent) periodic(ctx context.Context) {
+	reconcile := time.NewTicker(a.cfg.ReconcileInterval)
+	defer reconcile.Stop()
+	report := time.NewTicker(a.cfg.ReportInterval)
+	defer report.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
 		case <-reconcile.C:
 			a.reconcileAll(ctx)
 		case <-report.C:
