@@ -105,6 +105,7 @@ func main() {
 	flag.IntVar(&ol.Ops, "open-ops", 3000, "operations counted in the open-loop run")
 	flag.IntVar(&ol.Warmup, "open-warmup", 300, "operations offered before the counted ones (connections, caches)")
 	flag.IntVar(&ol.GroupCommit, "group-commit", 0, "the nodes' group_commit (entries in flight; 0 default, -1 off)")
+	flag.IntVar(&ol.Pipeline, "pipeline", 0, "the nodes' pipeline depth (0: the agent's default)")
 	flag.StringVar(&ol.SamplesTo, "samples", "", "write each open-loop run's per-arrival samples to PREFIX.<run>.csv (a time series of latency and stages)")
 	flag.Parse()
 	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs, *logLevel, ol); err != nil {
@@ -122,6 +123,7 @@ type openCfg struct {
 	SamplesTo string `json:"-"`
 	// GroupCommit is -group-commit, the nodes' setting.
 	GroupCommit int `json:"-"`
+	Pipeline    int `json:"-"`
 }
 
 func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool, logLevel string, ol openCfg) error {
@@ -146,7 +148,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs, logLevel, ol.GroupCommit)
+	r, err := startRig(dir, 3, asProcs, logLevel, ol.GroupCommit, ol.Pipeline)
 	if err != nil {
 		return err
 	}

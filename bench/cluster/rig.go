@@ -42,7 +42,7 @@ func freePort() (string, error) {
 // startRig writes certificates and configurations for n bootstrap voters
 // and runs them; logs (logLevel and above) go to dir/nodes.log or
 // dir/<id>.log.
-func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit int) (*rig, error) {
+func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pipeline int) (*rig, error) {
 	ca, err := pki.NewCA("bench-cluster", 24*time.Hour)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit int)
 		cfg := &node.Config{ID: id, DataDir: filepath.Join(nd, "data"),
 			RaftBind: "127.0.0.1:" + rp, APIBind: "127.0.0.1:" + ap,
 			CertFile: filepath.Join(nd, "node.crt"), KeyFile: filepath.Join(nd, "node.key"), CAFile: filepath.Join(dir, "ca.crt"),
-			TokenHashes: []string{api.HashToken(r.token)}, Engine: node.EngineEmu, Timing: "loopback", LogLevel: logLevel, GroupCommit: groupCommit,
+			TokenHashes: []string{api.HashToken(r.token)}, Engine: node.EngineEmu, Timing: "loopback", LogLevel: logLevel, GroupCommit: groupCommit, Pipeline: pipeline,
 			// Periodic reconciles and usage reports at 100,000 volumes
 			// are real costs, but not the per-operation cost this bench
 			// measures; they stay at the defaults (1 min, 30 s) so a run

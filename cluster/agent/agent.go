@@ -42,11 +42,11 @@ type Config struct {
 	// DefaultProposeTimeout).
 	ProposeTimeout time.Duration
 	// Pipeline is how many batches of a pool may have their completion
-	// outstanding: with 2 or more the next batch executes while the
-	// previous one's completion is proposed (pipeline.go); 1 (the default)
-	// waits for each completion to commit before the next batch. The
-	// default is 1 because pipelining with completions proposed one at a
-	// time measured slower (docs/agent.md, "Pipelined batches").
+	// outstanding: with 2 or more (DefaultPipeline) the next batch
+	// executes while the previous ones' completions are proposed, each
+	// sent at once and put in order by the leader (pipeline.go); 1 waits
+	// for each completion to commit before the next batch
+	// (docs/agent.md, "Pipelined batches").
 	Pipeline int
 	// Failpoints are handed to every pool (crash tests).
 	Failpoints *thinpool.Failpoints
@@ -84,7 +84,7 @@ func (c *Config) fill() error {
 		c.ProposeTimeout = DefaultProposeTimeout
 	}
 	if c.Pipeline <= 0 {
-		c.Pipeline = 1
+		c.Pipeline = DefaultPipeline
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

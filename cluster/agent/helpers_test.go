@@ -27,6 +27,9 @@ type testCluster struct {
 	t     testing.TB
 	nodes []*raftnode.Node
 	fsms  []*metadata.FSM
+	// orders are each node's CompletionOrder, as cluster/node applies
+	// proposals through it on the leader.
+	orders []*CompletionOrder
 	// home is the node whose replica the test's own commands read.
 	home int
 }
@@ -65,6 +68,7 @@ func newTestCluster(t testing.TB, n int) *testCluster {
 		}
 		c.nodes = append(c.nodes, nd)
 		c.fsms = append(c.fsms, fsm)
+		c.orders = append(c.orders, NewCompletionOrder(fsm))
 		peers = append(peers, raftnode.Peer{ID: id, Addr: nd.Addr(), Voter: true})
 	}
 	for _, nd := range c.nodes {
@@ -90,16 +94,25 @@ func (c *testCluster) Propose(ctx context.Context, cmd metadata.Command) (*metad
 	}
 	for {
 		var lastErr error
-		for _, nd := range c.nodes {
+		for i, nd := range c.nodes {
 			if !nd.IsLeader() {
 				continue
 			}
-			r, err := nd.Apply(ctx, data)
-			if err == nil {
-				res, ok := r.Response.(*metadata.Result)
-				if !ok {
-					return nil, fmt.Errorf("FSM response %T", r.Response)
+			res, err := c.orders[i].Apply(ctx, cmd, func() Wait {
+				wait := nd.Submit(ctx, data)
+				return func(ctx context.Context) (*metadata.Result, error) {
+					r, err := wait(ctx)
+					if err != nil {
+						return nil, err
+					}
+					res, ok := r.Response.(*metadata.Result)
+					if !ok {
+						return nil, fmt.Errorf("FSM response %T", r.Response)
+					}
+					return res, nil
 				}
+			})
+			if err == nil {
 				return res, nil
 			}
 			lastErr = err

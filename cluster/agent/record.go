@@ -55,6 +55,10 @@ type Record struct {
 	completing bool
 	idle       chan struct{}
 	failure    error
+	// kick wakes the completer: a completion queued or a proposal ended.
+	// sending counts its proposals out.
+	kick    chan struct{}
+	sending int
 }
 
 var (

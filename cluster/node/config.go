@@ -69,6 +69,10 @@ type Config struct {
 	// turns group commit off (every command its own entry, as raft
 	// batches them).
 	GroupCommit int `json:"group_commit,omitempty"`
+	// Pipeline is how many batches per pool the agent may have executed
+	// with their completions not yet committed (agent.Config.Pipeline;
+	// 0: the agent's default).
+	Pipeline int `json:"pipeline,omitempty"`
 	// ForwardTimeout bounds a follower's search for a leader (API).
 	ForwardTimeout Duration `json:"forward_timeout,omitzero"`
 	// FaultFile is for fault-injection tests only: a JSON file

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/thinraft/thinraft/cluster/agent"
 	"github.com/thinraft/thinraft/cluster/pki"
 	"github.com/thinraft/thinraft/cluster/raftnode"
 	"github.com/thinraft/thinraft/metadata"
@@ -52,6 +53,8 @@ type internal struct {
 	timeout time.Duration
 	// verdicts: a node's certificate is verified once per connection.
 	verdicts pki.ConnVerdicts
+	// order keeps each pool's completions in transaction order.
+	order *agent.CompletionOrder
 }
 
 func (h *internal) routes(mux *http.ServeMux) {
@@ -133,7 +136,7 @@ func (h *internal) propose(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	res, err := applyLocal(ctx, h.rn, b)
+	res, err := h.order.Apply(ctx, cmd, submitter(ctx, h.rn, b))
 	if err != nil {
 		h.fail(w, http.StatusServiceUnavailable, "not_leader", err.Error())
 		return
@@ -190,6 +193,31 @@ func (h *internal) join(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(res)
 }
 
+// submitter queues data in this node's Raft log when called (in the order
+// of calls) and returns the wait for its result: what agent.CompletionOrder
+// runs once a completion's turn has come.
+func submitter(ctx context.Context, rn *raftnode.Node, data []byte) func() agent.Wait {
+	return func() agent.Wait {
+		wait := rn.Submit(ctx, data)
+		return func(ctx context.Context) (*metadata.Result, error) {
+			r, err := wait(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return resultOf(r)
+		}
+	}
+}
+
+// resultOf is the metadata result in a raft answer.
+func resultOf(r raftnode.Result) (*metadata.Result, error) {
+	res, ok := r.Response.(*metadata.Result)
+	if !ok {
+		return nil, fmt.Errorf("FSM answered %T, not a metadata result", r.Response)
+	}
+	return res, nil
+}
+
 // applyLocal applies cmd through this node's Raft and returns the FSM's
 // result.
 func applyLocal(ctx context.Context, rn *raftnode.Node, cmd []byte) (*metadata.Result, error) {
@@ -197,11 +225,7 @@ func applyLocal(ctx context.Context, rn *raftnode.Node, cmd []byte) (*metadata.R
 	if err != nil {
 		return nil, err
 	}
-	res, ok := r.Response.(*metadata.Result)
-	if !ok {
-		return nil, fmt.Errorf("FSM answered %T, not a metadata result", r.Response)
-	}
-	return res, nil
+	return resultOf(r)
 }
 
 // peerClient is the HTTPS client a node uses on other nodes' internal

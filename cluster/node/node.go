@@ -121,7 +121,8 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		return fmt.Errorf("node %s: %w", cfg.ID, err)
 	}
 	mux := http.NewServeMux()
-	(&internal{rn: rn, fsm: fsm, roots: ident.Roots, apiAddr: apiAddrOf, timeout: 10 * time.Second}).routes(mux)
+	order := agent.NewCompletionOrder(fsm)
+	(&internal{rn: rn, fsm: fsm, roots: ident.Roots, apiAddr: apiAddrOf, timeout: 10 * time.Second, order: order}).routes(mux)
 	mux.Handle("/", srv.Handler())
 	hs := &http.Server{Handler: mux, TLSConfig: srv.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: log.New(slogWriter{lg.With("part", "api")}, "", 0)}
@@ -146,7 +147,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 
 	hc := peerClient(ident, dialTLS)
 	defer hc.CloseIdleConnections()
-	prop := &proposer{rn: rn, hc: hc, apiAddr: apiAddrOf, log: lg}
+	prop := &proposer{rn: rn, hc: hc, apiAddr: apiAddrOf, log: lg, order: order}
 
 	has, err := rn.HasState()
 	if err != nil {
@@ -199,7 +200,7 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 
 	a, err := agent.New(agent.Config{Node: cfg.ID, FSM: fsm, Proposer: prop, Control: ctl, Storage: storage,
 		ReconcileInterval: time.Duration(cfg.ReconcileInterval), ReportInterval: time.Duration(cfg.ReportInterval),
-		MonitorInterval: time.Duration(cfg.MonitorInterval), Logger: lg.With("part", "agent")})
+		MonitorInterval: time.Duration(cfg.MonitorInterval), Pipeline: cfg.Pipeline, Logger: lg.With("part", "agent")})
 	if err != nil {
 		return fmt.Errorf("node %s: %w", cfg.ID, err)
 	}

@@ -30,6 +30,9 @@ type proposer struct {
 	hc      *http.Client
 	apiAddr func(id string) string
 	log     *slog.Logger
+	// order keeps this node's completions in transaction order when it
+	// leads (the internal route does the same for other nodes').
+	order *agent.CompletionOrder
 }
 
 var _ agent.Proposer = (*proposer)(nil)
@@ -46,7 +49,7 @@ func (p *proposer) Propose(ctx context.Context, cmd metadata.Command) (*metadata
 	var last error
 	hint := ""
 	for {
-		res, err := p.once(ctx, data, hint)
+		res, err := p.once(ctx, cmd, data, hint)
 		if err == nil {
 			return res, nil
 		}
@@ -65,9 +68,9 @@ func (p *proposer) Propose(ctx context.Context, cmd metadata.Command) (*metadata
 }
 
 // once makes one attempt; errRetry means try again.
-func (p *proposer) once(ctx context.Context, data []byte, hint string) (*metadata.Result, error) {
+func (p *proposer) once(ctx context.Context, cmd metadata.Command, data []byte, hint string) (*metadata.Result, error) {
 	if p.rn.IsLeader() {
-		res, err := applyLocal(ctx, p.rn, data)
+		res, err := p.order.Apply(ctx, cmd, submitter(ctx, p.rn, data))
 		if err != nil {
 			return nil, &errRetry{err: err}
 		}

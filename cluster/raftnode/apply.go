@@ -42,6 +42,37 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
 	return Result{Index: f.Index(), Response: f.Response()}, nil
 }
 
+// Submit queues cmd behind every command this node queued before it (by
+// Apply, ApplyBatch or Submit) and returns at once; wait returns what Apply
+// would. Callers that must keep commands in log order without waiting for
+// each to commit (an agent's pipelined completions) submit them in order.
+// wait must be called with a context bounding the wait; if ctx ends before
+// cmd leaves the queue, it is dropped and wait reports a definite failure.
+func (n *Node) Submit(ctx context.Context, cmd []byte) (wait func(ctx context.Context) (Result, error)) {
+	if n.group != nil {
+		p := n.group.enqueue([][]byte{cmd})[0]
+		return func(ctx context.Context) (Result, error) {
+			ctx, cancel := n.bound(ctx)
+			defer cancel()
+			return n.group.wait(ctx, p)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return func(context.Context) (Result, error) { return Result{}, fmt.Errorf("apply: %w", err) }
+	}
+	bctx, cancel := n.bound(ctx)
+	f := n.raft.Apply(cmd, enqueueTimeout(bctx))
+	cancel()
+	return func(ctx context.Context) (Result, error) {
+		ctx, cancel := n.bound(ctx)
+		defer cancel()
+		if err := waitFuture(ctx, f); err != nil {
+			return Result{}, n.classify("apply", err)
+		}
+		return Result{Index: f.Index(), Response: f.Response()}, nil
+	}
+}
+
 // ApplyBatch enqueues all cmds at once and waits for all of them: one
 // caller's way to fill raft's batches without a goroutine per command.
 // results[i] belongs to cmds[i]; errs[i] is its error (nil on commit).
