@@ -106,6 +106,7 @@ func main() {
 	flag.IntVar(&ol.Warmup, "open-warmup", 300, "operations offered before the counted ones (connections, caches)")
 	flag.IntVar(&ol.GroupCommit, "group-commit", 0, "the nodes' group_commit (entries in flight; 0 default, -1 off)")
 	flag.IntVar(&ol.Pipeline, "pipeline", 0, "the nodes' pipeline depth (0: the agent's default)")
+	flag.StringVar(&ol.NodeProfiles, "node-profiles", "", "profile each node process (CPU, allocations) over the last level's open loop into PREFIX.<node>.{cpu,allocs0,allocs1} (the nodes get a debug listener)")
 	flag.StringVar(&ol.SamplesTo, "samples", "", "write each open-loop run's per-arrival samples to PREFIX.<run>.csv (a time series of latency and stages)")
 	flag.Parse()
 	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs, *logLevel, ol); err != nil {
@@ -124,6 +125,8 @@ type openCfg struct {
 	// GroupCommit is -group-commit, the nodes' setting.
 	GroupCommit int `json:"-"`
 	Pipeline    int `json:"-"`
+	// NodeProfiles is -node-profiles.
+	NodeProfiles string `json:"-"`
 }
 
 func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool, logLevel string, ol openCfg) error {
@@ -148,7 +151,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs, logLevel, ol.GroupCommit, ol.Pipeline)
+	r, err := startRig(dir, 3, asProcs, logLevel, ol.GroupCommit, ol.Pipeline, ol.NodeProfiles != "")
 	if err != nil {
 		return err
 	}
@@ -264,8 +267,15 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 			for j := range origins {
 				origins[j] = fmt.Sprintf("m%d-%d", li, j)
 			}
+			var np *nodeProfiles
+			if ol.NodeProfiles != "" && li == len(levels)-1 {
+				np = startNodeProfiles(ctx, ol.NodeProfiles, r.cfgs, time.Duration(float64(ol.Warmup+ol.Ops)/ol.Rate*float64(time.Second)))
+			}
 			or, err := l.openLoop(ctx, ol.Rate, ol.Warmup, ol.Ops, origins, fmt.Sprintf("o%d", li), ci.LeaderID, poolNode, clock)
 			stopProf()
+			if perr := np.finish(ctx); perr != nil && err == nil {
+				err = perr
+			}
 			if err != nil {
 				return err
 			}

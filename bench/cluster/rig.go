@@ -42,7 +42,7 @@ func freePort() (string, error) {
 // startRig writes certificates and configurations for n bootstrap voters
 // and runs them; logs (logLevel and above) go to dir/nodes.log or
 // dir/<id>.log.
-func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pipeline int) (*rig, error) {
+func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pipeline int, debug bool) (*rig, error) {
 	ca, err := pki.NewCA("bench-cluster", 24*time.Hour)
 	if err != nil {
 		return nil, err
@@ -78,6 +78,13 @@ func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pip
 			// are real costs, but not the per-operation cost this bench
 			// measures; they stay at the defaults (1 min, 30 s) so a run
 			// sees them about as often as production would.
+		}
+		if debug {
+			dp, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			cfg.DebugBind = "127.0.0.1:" + dp
 		}
 		r.cfgs = append(r.cfgs, cfg)
 		peers = append(peers, node.Peer{ID: id, RaftAddr: cfg.RaftBind, APIAddr: cfg.APIBind})

@@ -75,6 +75,9 @@ type Config struct {
 	Pipeline int `json:"pipeline,omitempty"`
 	// ForwardTimeout bounds a follower's search for a leader (API).
 	ForwardTimeout Duration `json:"forward_timeout,omitzero"`
+	// DebugBind, if set, serves Go's profiler (/debug/pprof/) there, without
+	// authentication: keep it on loopback (node/debug.go).
+	DebugBind string `json:"debug_bind,omitempty"`
 	// FaultFile is for fault-injection tests only: a JSON file
 	// {"isolate":["n2",...]} the node polls, cutting its Raft and
 	// node-to-node HTTPS links to the nodes named (node/faults.go). Empty

@@ -111,6 +111,13 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger) (err error) {
 		_ = ln.Close()
 		return fmt.Errorf("node %s: %w", cfg.ID, err)
 	}
+	dbg, err := startDebug(cfg, lg)
+	if err != nil {
+		_ = ln.Close()
+		nbdSvc.stop()
+		return fmt.Errorf("node %s: %w", cfg.ID, err)
+	}
+	defer dbg.stop()
 	// Stopped before the agent on the normal path; this covers the others.
 	defer nbdSvc.stop()
 	srv, err := api.New(api.Config{NodeID: cfg.ID, Applier: rn, FSM: fsm, Identity: ident, TokenHashes: cfg.TokenHashes,
