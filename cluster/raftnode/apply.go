@@ -245,6 +245,11 @@ func (t *trackedFSM) Apply(l *raft.Log) any {
 }
 
 func (t *trackedFSM) nudgeCommits(r *raft.Raft, timeout, commit time.Duration) {
+	if commit < 2*maxNudgeGrace {
+		// raft's own commit timer carries the commit index at least as
+		// soon, with an AppendEntries that costs no disk write.
+		return
+	}
 	grace := min(commit/2, maxNudgeGrace)
 	t.nudge.Store(&commitNudge{r: r, timeout: timeout, grace: grace, applied: &t.idx})
 }
