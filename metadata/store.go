@@ -169,6 +169,37 @@ func (v View) VolumesOfPool(pool string) []Volume {
 	return out
 }
 
+// VolumeBrief is what an agent's periodic work reads of every volume of a
+// pool: the thin id, the size, and the figures and open flag its usage
+// reports set.
+type VolumeBrief struct {
+	UUID           string
+	ThinID         uint32
+	SizeBytes      uint64
+	ExclusiveBytes uint64
+	SharedBytes    uint64
+	Open           bool
+}
+
+// VolumeBriefsOfPool returns a brief of every volume of a pool, in no
+// particular order. It is VolumesOfPool for readers that visit every volume
+// of a large pool (usage reports, reconcile): no copies of names, tags or
+// timestamps and no sort, so the read lock it runs under, which holds up
+// this replica's applies (and on the leader every command), is short.
+func (v View) VolumeBriefsOfPool(pool string) []VolumeBrief {
+	pe := v.st.pools[pool]
+	if pe == nil {
+		return nil
+	}
+	out := make([]VolumeBrief, 0, len(pe.volumes))
+	for id := range pe.volumes {
+		vol := v.st.volumes[id]
+		out = append(out, VolumeBrief{UUID: vol.UUID, ThinID: vol.ThinID, SizeBytes: vol.SizeBytes,
+			ExclusiveBytes: vol.ExclusiveBytes, SharedBytes: vol.SharedBytes, Open: vol.Open})
+	}
+	return out
+}
+
 // PendingIntents returns a pool's pending intents in execution order.
 func (v View) PendingIntents(pool string) []Intent {
 	pe := v.st.pools[pool]

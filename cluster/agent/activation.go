@@ -134,7 +134,9 @@ func (a *Agent) lookupExport(ctx context.Context, name string) (*nbd.Export, err
 func (a *Agent) exportNames() []string {
 	var names []string
 	for _, run := range a.runs() {
-		for _, v := range a.volumesOfPool(run.pool.Name()) {
+		var vols []metadata.Volume
+		a.cfg.FSM.Read(func(v metadata.View) { vols = v.VolumesOfPool(run.pool.Name()) })
+		for _, v := range vols {
 			if a.exportable(v) {
 				names = append(names, v.VG+"/"+v.Name)
 			}

@@ -86,7 +86,7 @@ func (r *Record) Load(context.Context) (thinpool.PoolState, error) {
 			return
 		}
 		ahead := r.pendingAhead(v.Index())
-		st = poolState(p, v.VolumesOfPool(r.pool), withoutAhead(v.PendingIntents(r.pool), ahead))
+		st = poolState(p, v.VolumeBriefsOfPool(r.pool), withoutAhead(v.PendingIntents(r.pool), ahead))
 		applyAhead(&st, ahead)
 	})
 	if err != nil {
@@ -99,7 +99,7 @@ func (r *Record) Load(context.Context) (thinpool.PoolState, error) {
 // the kernel once the intent creating it completed: ids whose create_thin
 // or create_snap is still queued are left out (reconcile treats queued ids
 // as either way), while ids with a queued delete are still there.
-func poolState(p metadata.Pool, vols []metadata.Volume, queue []metadata.Intent) thinpool.PoolState {
+func poolState(p metadata.Pool, vols []metadata.VolumeBrief, queue []metadata.Intent) thinpool.PoolState {
 	st := thinpool.PoolState{Pool: p.UUID, TxnID: p.TxnID, Thins: map[uint32]thinpool.ThinRecord{}}
 	creating := map[uint32]bool{}
 	for _, in := range queue {
@@ -142,7 +142,7 @@ func (r *Record) Begin(_ context.Context, in thinpool.Intent) error {
 func (r *Record) SetThinSize(_ context.Context, id uint32, sizeSectors uint64) error {
 	var have uint64
 	r.fsm.Read(func(v metadata.View) {
-		for _, vol := range v.VolumesOfPool(r.pool) {
+		for _, vol := range v.VolumeBriefsOfPool(r.pool) {
 			if vol.ThinID == id {
 				have = toSectors(vol.SizeBytes)
 			}

@@ -122,9 +122,9 @@ func (a *Agent) report(ctx context.Context, run *poolRun) error {
 	return err
 }
 
-func (a *Agent) volumesOfPool(uuid string) []metadata.Volume {
-	var vols []metadata.Volume
-	a.cfg.FSM.Read(func(v metadata.View) { vols = v.VolumesOfPool(uuid) })
+func (a *Agent) volumesOfPool(uuid string) []metadata.VolumeBrief {
+	var vols []metadata.VolumeBrief
+	a.cfg.FSM.Read(func(v metadata.View) { vols = v.VolumeBriefsOfPool(uuid) })
 	return vols
 }
 
