@@ -15,10 +15,10 @@ import (
 func TestPoolState(t *testing.T) {
 	p := metadata.Pool{UUID: "p", TxnID: 7, State: metadata.PoolActive}
 	vols := []metadata.VolumeBrief{
-		{UUID: "v1", ThinID: 0, SizeBytes: 1 << 20},    // no device
+		{UUID: "v1", ThinID: 0, SizeBytes: 1 << 20}, // no device
 		{UUID: "v2", ThinID: 1, SizeBytes: 1 << 20}, // old device, delete queued
-		{UUID: "v3", ThinID: 2, SizeBytes: 2 << 20},    // the snapshot reverted to
-		{UUID: "v4", ThinID: 4, SizeBytes: 4 << 20},  // create queued
+		{UUID: "v3", ThinID: 2, SizeBytes: 2 << 20}, // the snapshot reverted to
+		{UUID: "v4", ThinID: 4, SizeBytes: 4 << 20}, // create queued
 	}
 	queue := []metadata.Intent{
 		{ID: "10-0", Pool: "p", Op: metadata.OpDelete, Volume: "v2", ThinID: 1, FromTxn: 7, Revert: true},
