@@ -10,7 +10,9 @@
 // a Result carrying a typed *Error; it never reads a clock, draws a random
 // number, lets map order reach its output, or does IO, so every replica
 // computes the same state and the same results. uuids are chosen by the
-// leader and carried in the payload; intent ids come from the Raft index.
+// leader and carried in the payload; intent ids come from the Raft index
+// (and a command's position in a packed entry: several commands committed
+// as one log entry by the leader's group commit, pack.go).
 //
 // A command that changes a pool's set of thin devices (create, snapshot,
 // delete, revert) does not touch the kernel: it records the change in the

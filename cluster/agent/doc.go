@@ -17,13 +17,15 @@
 // completion waits until the local replica has applied it, so the next Load
 // sees it even on a follower. A completion returns once committed, and the
 // Record presents the pool as after it until the local replica has applied
-// it (ahead.go). Optionally (Config.Pipeline >= 2, off by default: it
-// measured slower while completions go out one at a time) completions are
-// pipelined (pipeline.go): CompleteBatch queues the completion and the next
-// batch executes from the kernel's new transaction id while one goroutine
-// per pool proposes the queued ones strictly in order; a failed completion
-// drops the outstanding ones, and the retry's ExecuteBatch rolls forward the
-// prefix of the replica's queue the kernel proves it ran, as after a crash. Metadata pools are keyed by uuid and so are the
+// it (ahead.go). By default (Config.Pipeline 2) completions are pipelined
+// (pipeline.go): CompleteBatch queues the completion and the next batch
+// executes from the kernel's new transaction id while one goroutine per
+// pool sends each queued completion at once, several in flight; the leader
+// applies proposals through a CompletionOrder (order.go), which queues a
+// pool's completions in transaction order however they arrive. A failed
+// completion drops the outstanding ones, and the retry's ExecuteBatch rolls
+// forward the prefix of the replica's queue the kernel proves it ran, as
+// after a crash. Metadata pools are keyed by uuid and so are the
 // thinpool pools (Config.Name = uuid; the dm names stay far under the
 // 127-byte limit).
 //
@@ -35,7 +37,9 @@
 // command. Refusals are abandoned by thinpool through the Record; other
 // errors are logged and retried with per-pool exponential backoff. A pool
 // the record marks quarantined is skipped until an operator lifts it. On
-// timers the agent reconciles every pool (kernel vs record) and reports
+// timers, on a goroutine of their own beside the loop (their first round at
+// a random point of the interval), the agent reconciles every pool (kernel
+// vs record) and reports
 // usage (one pool_report_usage per pool per interval) and backing devices
 // grown by autoextend (pool_grow); thinpool's Monitor runs per pool.
 //

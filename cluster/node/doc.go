@@ -23,6 +23,9 @@
 // runs, serves the agent's exports there: the node's active volumes
 // (docs/nbd.md, docs/agent.md).
 //
+// Debug (debug.go). With debug_bind set, Go's profiler is served there, on a
+// listener of its own and without authentication (loopback only).
+//
 // Shutdown, on context end (SIGTERM in `thinraft agent`): NBD first (its
 // clients' requests answered and flushed), then the agent (no more kernel
 // work half-reported), then the API, then Raft, then the engine. Logs are structured (log/slog, JSON on stderr), raft's included (logs.go).

@@ -29,7 +29,11 @@
 //
 // Applies and reads. Apply returns the FSM's response after this node's
 // FSM applied the command; concurrent applies are batched by raft
-// (BatchApplyCh, MaxAppendEntries). LinearizableRead implements ReadIndex:
+// (BatchApplyCh, MaxAppendEntries) and, with Config.Pack, by group commit
+// (group.go): while one entry is in flight, the commands that arrive wait
+// and go together as one packed entry, in arrival order. Submit queues a
+// command and returns a wait, for callers that must keep log order without
+// waiting for each command. LinearizableRead implements ReadIndex:
 // commit index, quorum check, wait for the FSM (a shared barrier where the
 // index alone cannot prove it). Leader forwarding is the API layer's job;
 // errors name the leader (NotLeaderError).
