@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -210,43 +209,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-retry.C:
 		}
 	}
-}
-
-// periodic reconciles and reports on their timers until ctx ends. It runs
-// on its own goroutine, not the batch loop's: at 100,000 volumes a round of
-// usage reports takes ~300 ms and a reconcile of a pool reads every thin
-// device, and inline they held up every pool's batches for as long (the
-// cluster bench's tail). thinpool serialises what must be (Reconcile and
-// ExecuteBatch share the pool's lock); a report reads a metadata snapshot
-// and the record, and proposes.
-//
-// The first round of each comes at a random point of its interval: nodes
-// started together (a cluster's first boot, the bench) would otherwise
-// report and reconcile in the same instant, every interval, and at 100,000
-// volumes three nodes each spending ~300 ms of CPU at once on a shared
-// machine stalled every operation for as long.
-func (a *Agent) periodic(ctx context.Context) {
-	reconcile := time.NewTimer(jitter(a.cfg.ReconcileInterval))
-	defer reconcile.Stop()
-	report := time.NewTimer(jitter(a.cfg.ReportInterval))
-	defer report.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-reconcile.C:
-			a.reconcileAll(ctx)
-			reconcile.Reset(a.cfg.ReconcileInterval)
-		case <-report.C:
-			a.reportAll(ctx)
-			report.Reset(a.cfg.ReportInterval)
-		}
-	}
-}
-
-// jitter is a random duration in [d/2, d): the first round's delay.
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }
 
 // step brings the set of open pools in line with the record and executes

@@ -3,63 +3,15 @@ package agent
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/thinraft/thinraft/dm"
 	"github.com/thinraft/thinraft/metadata"
 )
 
-// reconcileAll compares every idle pool's kernel state with the record.
-// Pools with a queue are left to the batch executor (which checks the
-// kernel's transaction id itself), and quarantined ones to the operator.
-func (a *Agent) reconcileAll(ctx context.Context) {
-	for _, run := range a.runs() {
-		if ctx.Err() != nil {
-			return
-		}
-		uuid := run.pool.Name()
-		p, ok := a.recordPool(uuid)
-		if !ok || p.State == metadata.PoolQuarantined || len(a.cfg.FSM.PendingIntents(uuid)) > 0 {
-			continue
-		}
-		start := time.Now()
-		rep, err := run.pool.Reconcile(ctx)
-		if err != nil {
-			a.log.Warn("periodic reconcile", "pool", uuid, "err", err)
-			continue
-		}
-		if len(rep.Actions) > 0 || len(rep.Findings) > 0 {
-			a.log.Info("periodic reconcile", "pool", uuid, "actions", rep.Actions, "findings", len(rep.Findings), "took", time.Since(start))
-		} else {
-			a.log.Debug("periodic reconcile", "pool", uuid, "took", time.Since(start))
-		}
-	}
-}
-
 func (a *Agent) recordPool(uuid string) (p metadata.Pool, ok bool) {
 	a.cfg.FSM.Read(func(v metadata.View) { p, ok = v.Pool(uuid) })
 	return
 }
-
-// reportAll sends one usage report per pool and records backing devices
-// autoextend has grown. Errors are logged: the next interval reports again.
-func (a *Agent) reportAll(ctx context.Context) {
-	for _, run := range a.runs() {
-		if ctx.Err() != nil {
-			return
-		}
-		start := time.Now()
-		if err := a.report(ctx, run); err != nil {
-			a.log.Warn("usage report", "pool", run.pool.Name(), "err", err)
-			continue
-		}
-		a.log.Debug("usage report", "pool", run.pool.Name(), "took", time.Since(start))
-	}
-}
-
-// ReportNow sends every pool's usage and growth report at once (what the
-// report timer does), for the node's shutdown path and tests.
-func (a *Agent) ReportNow(ctx context.Context) { a.reportAll(ctx) }
 
 // report proposes the pool's space figures and the volumes whose figures
 // or open flag differ from this replica's record: a report names only the
