@@ -57,6 +57,8 @@ type Client struct {
 	// hintQuiet after that, so a leader this client cannot reach does not
 	// cost every call a failed attempt before the forwarding path.
 	failed map[string]time.Time
+	// after is the retry backoff's timer (time.After; tests count it).
+	after func(time.Duration) <-chan time.Time
 }
 
 // hintQuiet is how long a leader hint to an endpoint that just failed is
@@ -85,7 +87,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Certificate != nil {
 		tc.Certificates = []tls.Certificate{*cfg.Certificate}
 	}
-	return &Client{cfg: cfg, endpoints: eps, failed: map[string]time.Time{}, hc: &http.Client{
+	return &Client{cfg: cfg, endpoints: eps, failed: map[string]time.Time{}, after: time.After, hc: &http.Client{
 		Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
 		// The API never redirects; a redirect would drop the token's
 		// guarantees on another host, so refuse to follow one.
@@ -263,7 +265,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			}
 			return 0, fmt.Errorf("client: %s %s: gave up after %v: %w (last error: %v)", method, path, c.cfg.RetryTimeout,
 				&Error{Code: api.CodeTimeout, Message: "no node answered"}, last)
-		case <-time.After(backoff):
+		case <-c.after(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
