@@ -24,22 +24,7 @@ type Result struct {
 // writes and AppendEntries rounds: packed into one entry when Config.Pack
 // is set (group.go), else as raft batches them.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
-	if err := ctx.Err(); err != nil {
-		// Nothing enqueued: a definite "not applied", unlike a context
-		// that ends while the command is in flight.
-		return Result{}, fmt.Errorf("apply: %w", err)
-	}
-	ctx, cancel := n.bound(ctx)
-	defer cancel()
-	if n.group != nil {
-		rs, errs := n.group.apply(ctx, [][]byte{cmd})
-		return rs[0], errs[0]
-	}
-	f := n.raft.Apply(cmd, enqueueTimeout(ctx))
-	if err := waitFuture(ctx, f); err != nil {
-		return Result{}, n.classify("apply", err)
-	}
-	return Result{Index: f.Index(), Response: f.Response()}, nil
+	return n.Submit(ctx, cmd)(ctx)
 }
 
 // Submit queues cmd behind every command this node queued before it (by
@@ -49,6 +34,11 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (Result, error) {
 // wait must be called with a context bounding the wait; if ctx ends before
 // cmd leaves the queue, it is dropped and wait reports a definite failure.
 func (n *Node) Submit(ctx context.Context, cmd []byte) (wait func(ctx context.Context) (Result, error)) {
+	if err := ctx.Err(); err != nil {
+		// Nothing enqueued: a definite "not applied", unlike a context
+		// that ends while the command is in flight.
+		return func(context.Context) (Result, error) { return Result{}, fmt.Errorf("apply: %w", err) }
+	}
 	if n.group != nil {
 		p := n.group.enqueue([][]byte{cmd})[0]
 		return func(ctx context.Context) (Result, error) {
@@ -56,9 +46,6 @@ func (n *Node) Submit(ctx context.Context, cmd []byte) (wait func(ctx context.Co
 			defer cancel()
 			return n.group.wait(ctx, p)
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return func(context.Context) (Result, error) { return Result{}, fmt.Errorf("apply: %w", err) }
 	}
 	bctx, cancel := n.bound(ctx)
 	f := n.raft.Apply(cmd, enqueueTimeout(bctx))
