@@ -40,7 +40,7 @@ func (a *Agent) periodic(ctx context.Context) {
 	}
 }
 
-// jitter is a random duration in [d/2, d): the first round's delay.
+// jitter is a random duration in [d/2, d]: the first round's delay.
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }

@@ -16,11 +16,12 @@ import (
 // goroutine per pool (started when there is work, gone when there is none)
 // sends each queued completion at once, without waiting for the ones
 // before it to commit (several may be in flight; the leader puts them in
-// the log in transaction order: cluster/node's completionOrder), and the
+// the log in transaction order: CompletionOrder, order.go), and the
 // completions queued meanwhile as one intent_complete (they are
-// contiguous: the head of the queue). The agent starts a batch only while fewer than depth are outstanding and
-// their intents plus the new batch fit in MaxBatch, so a batch read from
-// the replica after a failure always covers everything the kernel ran.
+// contiguous: the head of the queue). The agent starts a batch only while
+// fewer than depth are outstanding and their intents plus the new batch
+// fit in MaxBatch, so a batch read from the replica after a failure always
+// covers everything the kernel ran.
 //
 // A crash with completions outstanding leaves the kernel at T+j for a
 // prefix j of the recorded queue, which Open's reconcile rolls forward
@@ -68,8 +69,8 @@ func poke(kick chan struct{}) {
 
 // complete proposes each queued completion as soon as it is queued, without
 // waiting for the one before it to commit: the leader queues a pool's
-// completions in transaction order however they arrive (cluster/node's
-// completionOrder), and raft keeps that order in the log. Completions
+// completions in transaction order however they arrive (CompletionOrder),
+// and raft keeps that order in the log. Completions
 // queued while none could be sent go together as one. It ends, closing
 // idle, once nothing is queued or in flight. A proposal is bounded by the
 // record's timeout, not by the caller's context: an agent stopping between
