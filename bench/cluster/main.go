@@ -151,7 +151,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs, logLevel, ol.GroupCommit, ol.Pipeline, ol.NodeProfiles != "")
+	r, err := startRig(dir, 3, asProcs, nodeSettings{logLevel: logLevel, groupCommit: ol.GroupCommit, pipeline: ol.Pipeline, debug: ol.NodeProfiles != ""})
 	if err != nil {
 		return err
 	}

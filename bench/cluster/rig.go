@@ -40,9 +40,18 @@ func freePort() (string, error) {
 }
 
 // startRig writes certificates and configurations for n bootstrap voters
-// and runs them; logs (logLevel and above) go to dir/nodes.log or
+// and runs them; logs (ns.logLevel and above) go to dir/nodes.log or
 // dir/<id>.log.
-func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pipeline int, debug bool) (*rig, error) {
+// nodeSettings are the nodes' settings the bench's flags choose.
+type nodeSettings struct {
+	logLevel    string
+	groupCommit int
+	pipeline    int
+	// debug gives each node a debug listener (-node-profiles).
+	debug bool
+}
+
+func startRig(dir string, n int, asProcs bool, ns nodeSettings) (*rig, error) {
 	ca, err := pki.NewCA("bench-cluster", 24*time.Hour)
 	if err != nil {
 		return nil, err
@@ -73,13 +82,13 @@ func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pip
 		cfg := &node.Config{ID: id, DataDir: filepath.Join(nd, "data"),
 			RaftBind: "127.0.0.1:" + rp, APIBind: "127.0.0.1:" + ap,
 			CertFile: filepath.Join(nd, "node.crt"), KeyFile: filepath.Join(nd, "node.key"), CAFile: filepath.Join(dir, "ca.crt"),
-			TokenHashes: []string{api.HashToken(r.token)}, Engine: node.EngineEmu, Timing: "loopback", LogLevel: logLevel, GroupCommit: groupCommit, Pipeline: pipeline,
+			TokenHashes: []string{api.HashToken(r.token)}, Engine: node.EngineEmu, Timing: "loopback", LogLevel: ns.logLevel, GroupCommit: ns.groupCommit, Pipeline: ns.pipeline,
 			// Periodic reconciles and usage reports at 100,000 volumes
 			// are real costs, but not the per-operation cost this bench
 			// measures; they stay at the defaults (1 min, 30 s) so a run
 			// sees them about as often as production would.
 		}
-		if debug {
+		if ns.debug {
 			dp, err := freePort()
 			if err != nil {
 				return nil, err
@@ -105,8 +114,8 @@ func startRig(dir string, n int, asProcs bool, logLevel string, groupCommit, pip
 		return nil, err
 	}
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-		return nil, fmt.Errorf("-log-level %q: %w", logLevel, err)
+	if err := lvl.UnmarshalText([]byte(ns.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: %w", ns.logLevel, err)
 	}
 	logger := slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: lvl}))
 	for _, cfg := range r.cfgs {
