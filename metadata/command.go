@@ -42,6 +42,18 @@ const (
 	CmdIntentAbandon  CommandType = "intent_abandon"
 )
 
+// internType returns the constant equal to t, so that what a long-lived
+// record keeps points at the binary's string instead of a copy decoded from
+// each command; t itself if it names no command.
+func internType(t CommandType) CommandType {
+	for _, k := range [...]CommandType{CmdNodeJoin, CmdNodeLeave, CmdNodeSetState, CmdVGCreate, CmdVGRemove, CmdVGSet, CmdPoolAdd, CmdPoolGrow, CmdPoolRemove, CmdPoolReportUsage, CmdPoolQuarantine, CmdPoolUnquarantine, CmdVolumeCreate, CmdVolumeExtend, CmdVolumeRename, CmdVolumeDelete, CmdVolumeSetTags, CmdVolumeSetReadOnly, CmdVolumeSetActive, CmdVolumeSetSkip, CmdSnapshotCreate, CmdVolumeRevert, CmdIntentComplete, CmdIntentAbandon} {
+		if k == t {
+			return k
+		}
+	}
+	return t
+}
+
 // Command is the envelope of every Raft log entry the FSM applies. Time is
 // assigned by the leader when it proposes the command; Apply uses it for
 // every timestamp and never reads a clock.

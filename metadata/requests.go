@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"encoding/binary"
 	"time"
 )
 
@@ -28,7 +29,7 @@ const (
 	MaxRequestKey = 128
 )
 
-// requestEntry is one remembered keyed command.
+// requestEntry is one remembered keyed command as snapshots write it.
 type requestEntry struct {
 	Key    string      `json:"key"`
 	Type   CommandType `json:"type"`
@@ -36,29 +37,55 @@ type requestEntry struct {
 	Result Result      `json:"result"`
 }
 
+// remembered is a request table entry in memory. The table holds every
+// keyed command of the last five minutes (100,000 and more after a bulk
+// load), and the garbage collector marks all of it on every cycle, at a
+// cost in proportion to the objects; a result kept as a Result is three or
+// four of them (its entry, the intents slice, each intent id). So the
+// result is kept encoded (packResult) and the entry by value in the FIFO:
+// two pointer-free objects per key, the key and the bytes.
+type remembered struct {
+	key string
+	typ CommandType // one of the constants (internType)
+	at  time.Time
+	res []byte
+}
+
 // requestTable is a FIFO of entries in apply order with an index by key.
+// Entry i of order has sequence number base+i; byKey maps a key to its
+// entry's sequence number.
 type requestTable struct {
-	byKey map[string]*requestEntry
-	order []*requestEntry
+	byKey map[string]uint64
+	order []remembered
 	head  int
+	base  uint64
 }
 
 func newRequestTable() requestTable {
-	return requestTable{byKey: map[string]*requestEntry{}}
+	return requestTable{byKey: map[string]uint64{}}
 }
 
 func (t *requestTable) len() int { return len(t.order) - t.head }
+
+// lookup returns key's entry, nil if the key is not remembered.
+func (t *requestTable) lookup(key string) *remembered {
+	seq, ok := t.byKey[key]
+	if !ok {
+		return nil
+	}
+	return &t.order[seq-t.base]
+}
 
 // expire drops entries older than window before at, and the oldest beyond
 // limit.
 func (t *requestTable) expire(at time.Time, window time.Duration, limit int) {
 	for t.head < len(t.order) {
-		e := t.order[t.head]
-		if t.len() <= limit && at.Sub(e.At) <= window {
+		e := &t.order[t.head]
+		if t.len() <= limit && at.Sub(e.at) <= window {
 			break
 		}
-		delete(t.byKey, e.Key)
-		t.order[t.head] = nil
+		delete(t.byKey, e.key)
+		*e = remembered{}
 		t.head++
 	}
 	// Compact once the dead prefix is the larger half, so appends stay
@@ -66,17 +93,84 @@ func (t *requestTable) expire(at time.Time, window time.Duration, limit int) {
 	if t.head > 1024 && t.head*2 > len(t.order) {
 		n := copy(t.order, t.order[t.head:])
 		clear(t.order[n:])
-		t.order, t.head = t.order[:n], 0
+		t.order = t.order[:n]
+		t.base += uint64(t.head)
+		t.head = 0
 	}
 }
 
-func (t *requestTable) add(e *requestEntry) {
-	t.byKey[e.Key] = e
-	t.order = append(t.order, e)
+// add remembers a successful keyed command's result.
+func (t *requestTable) add(key string, typ CommandType, at time.Time, r *Result) {
+	t.byKey[key] = t.base + uint64(len(t.order))
+	t.order = append(t.order, remembered{key: key, typ: internType(typ), at: at, res: packResult(r)})
 }
 
-// entries returns the live entries, oldest first.
-func (t *requestTable) entries() []*requestEntry { return t.order[t.head:] }
+// live returns the live entries, oldest first. They are values that
+// nothing changes after add (an expired one is cleared in the table's
+// array, not in a copy), so a snapshot may keep them past the FSM's lock.
+func (t *requestTable) live() []remembered { return t.order[t.head:] }
+
+// entry is e in the form snapshots write.
+func (e *remembered) entry() requestEntry {
+	return requestEntry{Key: e.key, Type: e.typ, At: e.at, Result: unpackResult(e.res)}
+}
+
+// packResult encodes a remembered result: its index, uuid, intent ids and
+// batch number, and Already. Err and Replayed are not kept (only
+// successes are remembered; Replayed is set on the way out).
+func packResult(r *Result) []byte {
+	n := 24 + len(r.UUID)
+	for _, id := range r.Intents {
+		n += 2 + len(id)
+	}
+	b := make([]byte, 0, n)
+	b = binary.AppendUvarint(b, r.Index)
+	b = appendString(b, r.UUID)
+	b = binary.AppendUvarint(b, uint64(len(r.Intents)))
+	for _, id := range r.Intents {
+		b = appendString(b, id)
+	}
+	b = binary.AppendUvarint(b, r.Batch)
+	if r.Already {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// unpackResult decodes what packResult wrote. The bytes never leave the
+// process (snapshots write Results as JSON), so they are well formed.
+func unpackResult(b []byte) Result {
+	var r Result
+	var n int
+	uv := func() uint64 {
+		v, k := binary.Uvarint(b)
+		b = b[k:]
+		return v
+	}
+	str := func() string {
+		n := int(uv())
+		s := string(b[:n])
+		b = b[n:]
+		return s
+	}
+	r.Index = uv()
+	r.UUID = str()
+	if n = int(uv()); n > 0 {
+		r.Intents = make([]string, n)
+		for i := range r.Intents {
+			r.Intents[i] = str()
+		}
+	}
+	r.Batch = uv()
+	r.Already = b[0] == 1
+	return r
+}
 
 // ValidateRequestKey accepts printable ASCII without spaces, up to
 // MaxRequestKey bytes: the rule for Command.Request, which the API applies
@@ -107,17 +201,17 @@ func (s *state) applyKeyed(c *applyCtx, cmd Command) *Result {
 		return &Result{Err: err}
 	}
 	s.requests.expire(c.at, s.requestWindow, s.requestCap)
-	if e := s.requests.byKey[cmd.Request]; e != nil {
-		if e.Type != cmd.Type {
-			return &Result{Err: errf(CodeInvalid, "idempotency key %s was used for a %s command, not %s; use a new key for every call", cmd.Request, e.Type, cmd.Type)}
+	if e := s.requests.lookup(cmd.Request); e != nil {
+		if e.typ != cmd.Type {
+			return &Result{Err: errf(CodeInvalid, "idempotency key %s was used for a %s command, not %s; use a new key for every call", cmd.Request, e.typ, cmd.Type)}
 		}
-		r := e.Result
+		r := unpackResult(e.res)
 		r.Replayed = true
 		return &r
 	}
 	r := s.dispatch(c, cmd)
 	if r.Err == nil {
-		s.requests.add(&requestEntry{Key: cmd.Request, Type: cmd.Type, At: c.at, Result: *r})
+		s.requests.add(cmd.Request, cmd.Type, c.at, r)
 	}
 	return r
 }

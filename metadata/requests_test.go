@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -171,3 +172,23 @@ func gunzip(t *testing.T, b []byte) []byte {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+// TestPackedResult: a remembered result comes back as it went in, every
+// field that packResult keeps. A field added to Result must be added to
+// packResult too (or be one that is never remembered): the count below
+// fails until it is looked at.
+func TestPackedResult(t *testing.T) {
+	if n := reflect.TypeFor[Result]().NumField(); n != 7 {
+		t.Fatalf("Result has %d fields; check packResult keeps the new ones, then update this count", n)
+	}
+	for _, r := range []Result{
+		{},
+		{Index: 1<<63 + 5, UUID: "3f1c0e9a-0000-4000-8000-000000000001", Intents: []string{"17-0", "17.3-1", ""}, Batch: 9, Already: true},
+		{Index: 7, Intents: []string{strings.Repeat("x", 300)}},
+	} {
+		got := unpackResult(packResult(&r))
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("packed %+v, unpacked %+v", r, got)
+		}
+	}
+}

@@ -213,6 +213,6 @@ func (b *builder) addRequest(e *requestEntry) error {
 		return fmt.Errorf("request key %s remembers a refusal; only successes are kept", e.Key)
 	}
 	b.counts.Requests++
-	t.add(e)
+	t.add(e.Key, e.Type, e.At, &e.Result)
 	return nil
 }

@@ -72,7 +72,7 @@ type Snapshot struct {
 	// order, pools in the order of the pools slice after sorting.
 	finished []Intent
 	pending  map[string][]Intent
-	requests []requestEntry
+	requests []remembered
 }
 
 var _ raft.FSMSnapshot = (*Snapshot)(nil)
@@ -115,10 +115,7 @@ func (f *FSM) snapshot() *Snapshot {
 	for _, id := range s.finished {
 		sn.finished = append(sn.finished, *s.intents[id])
 	}
-	sn.requests = make([]requestEntry, 0, s.requests.len())
-	for _, e := range s.requests.entries() {
-		sn.requests = append(sn.requests, *e)
-	}
+	sn.requests = slices.Clone(s.requests.live())
 	return sn
 }
 
@@ -179,7 +176,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	for i := range sn.requests {
-		sw.put(snapRecord{Request: &sn.requests[i]})
+		e := sn.requests[i].entry()
+		sw.put(snapRecord{Request: &e})
 	}
 	sw.put(snapRecord{End: &snapEnd{Records: sw.records}})
 	err = cmp.Or(sw.err, bw.Flush(), zw.Close())

@@ -107,6 +107,13 @@ func main() {
 	flag.IntVar(&ol.GroupCommit, "group-commit", 0, "the nodes' group_commit (entries in flight; 0 default, -1 off)")
 	flag.IntVar(&ol.Pipeline, "pipeline", 0, "the nodes' pipeline depth (0: the agent's default)")
 	flag.StringVar(&ol.NodeProfiles, "node-profiles", "", "profile each node process (CPU, allocations) over the last level's open loop into PREFIX.<node>.{cpu,allocs0,allocs1} (the nodes get a debug listener)")
+	flag.Func("node-env", "a `VAR=value` setting added to the node processes' environment, repeatable (GODEBUG=gctrace=1, GOGC=200: runtime experiments; recorded in the result)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want VAR=value, got %q", v)
+		}
+		ol.NodeEnv = append(ol.NodeEnv, v)
+		return nil
+	})
 	flag.StringVar(&ol.SamplesTo, "samples", "", "write each open-loop run's per-arrival samples to PREFIX.<run>.csv (a time series of latency and stages)")
 	flag.Parse()
 	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs, *logLevel, ol); err != nil {
@@ -127,6 +134,9 @@ type openCfg struct {
 	Pipeline    int `json:"-"`
 	// NodeProfiles is -node-profiles.
 	NodeProfiles string `json:"-"`
+	// NodeEnv is -node-env: part of the result, since it changes what was
+	// measured.
+	NodeEnv []string `json:"node_env,omitempty"`
 }
 
 func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool, logLevel string, ol openCfg) error {
@@ -151,7 +161,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs, nodeSettings{logLevel: logLevel, groupCommit: ol.GroupCommit, pipeline: ol.Pipeline, debug: ol.NodeProfiles != ""})
+	r, err := startRig(dir, 3, asProcs, nodeSettings{logLevel: logLevel, groupCommit: ol.GroupCommit, pipeline: ol.Pipeline, debug: ol.NodeProfiles != "", env: ol.NodeEnv})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ type procs struct {
 
 // startProcs builds cmd/thinraft into dir and starts one agent process
 // per configuration, logging to dir/<id>.log.
-func startProcs(dir string, cfgs []*node.Config) (*procs, error) {
+func startProcs(dir string, cfgs []*node.Config, env []string) (*procs, error) {
 	bin := filepath.Join(dir, "thinraft")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/thinraft").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build thinraft (run from the repository root): %v\n%s", err, out)
@@ -38,6 +38,7 @@ func startProcs(dir string, cfgs []*node.Config) (*procs, error) {
 		}
 		cmd := exec.Command(bin, "agent", "--config", path)
 		cmd.Stdout, cmd.Stderr = lf, lf
+		cmd.Env = append(os.Environ(), env...)
 		if err := cmd.Start(); err != nil {
 			lf.Close()
 			p.stop()

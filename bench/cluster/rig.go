@@ -49,6 +49,8 @@ type nodeSettings struct {
 	pipeline    int
 	// debug gives each node a debug listener (-node-profiles).
 	debug bool
+	// env is added to the node processes' environment (-node-env).
+	env []string
 }
 
 func startRig(dir string, n int, asProcs bool, ns nodeSettings) (*rig, error) {
@@ -102,7 +104,7 @@ func startRig(dir string, n int, asProcs bool, ns nodeSettings) (*rig, error) {
 		for _, cfg := range r.cfgs {
 			cfg.Bootstrap = peers
 		}
-		p, err := startProcs(dir, r.cfgs)
+		p, err := startProcs(dir, r.cfgs, ns.env)
 		if err != nil {
 			return nil, err
 		}

@@ -74,6 +74,8 @@ type Config struct {
 	SnapshotRetain int
 	// MaxAppendEntries caps the entries per AppendEntries RPC (and so the
 	// batch raft applies at once under load). raft allows at most 1024.
+	// Default: DefaultMaxAppendEntries, or DefaultPackedMaxAppendEntries
+	// with Pack.
 	MaxAppendEntries int
 	// ApplyTimeout bounds Apply, Barrier and membership changes whose
 	// context carries no deadline.
@@ -105,6 +107,15 @@ const (
 	DefaultSnapshotRetain    = 2
 	DefaultMaxAppendEntries  = 512
 	DefaultApplyTimeout      = 10 * time.Second
+	// DefaultPackedMaxAppendEntries is the cap with group commit. raft
+	// allocates each AppendEntries' entry slice and each apply batch at
+	// the cap's capacity however few entries they carry (4 KiB each at
+	// 512): with one packed entry in flight they carry one or two, and at
+	// 1,000 ops/s those slices were 15% of the leader's allocations, so
+	// of its garbage collections. A packed entry carries up to
+	// GroupMaxCmds commands, and a follower catching up takes 64 entries
+	// per pipelined RPC.
+	DefaultPackedMaxAppendEntries = 64
 )
 
 func (c *Config) fill() error {
@@ -145,6 +156,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxAppendEntries == 0 {
 		c.MaxAppendEntries = DefaultMaxAppendEntries
+		if c.Pack != nil {
+			c.MaxAppendEntries = DefaultPackedMaxAppendEntries
+		}
 	}
 	if c.GroupInFlight <= 0 {
 		c.GroupInFlight = DefaultGroupInFlight
