@@ -26,7 +26,7 @@ func (s *state) poolAdd(c *applyCtx, p PoolAdd) *Result {
 	if _, ok := s.pools[p.UUID]; ok {
 		return &Result{Err: errf(CodeExists, "pool uuid %s already in use", p.UUID)}
 	}
-	if _, ok := s.volumes[p.UUID]; ok {
+	if s.volumes.get(p.UUID) != nil {
 		return &Result{Err: errf(CodeExists, "uuid %s is a volume's", p.UUID)}
 	}
 	n := s.nodes[p.Node]
@@ -123,7 +123,7 @@ func (s *state) poolReportUsage(c *applyCtx, p PoolReportUsage) *Result {
 	u.ReportedAt = c.at
 	pe.pool.Usage = u
 	for _, vu := range p.Volumes {
-		if v := s.volumes[vu.UUID]; v != nil && v.Pool == pe.pool.UUID {
+		if v := s.volumes.get(vu.UUID); v != nil && v.Pool == pe.pool.UUID {
 			v.ExclusiveBytes, v.SharedBytes, v.Open = vu.ExclusiveBytes, vu.SharedBytes, vu.Open
 		}
 	}

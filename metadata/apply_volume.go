@@ -17,7 +17,7 @@ func (s *state) newObject(uuid, vg, name string, tags []string) (*vgEntry, []str
 	if e == nil {
 		return nil, nil, errf(CodeNotFound, "VG %s not found", vg)
 	}
-	if _, ok := s.volumes[uuid]; ok {
+	if s.volumes.get(uuid) != nil {
 		return nil, nil, errf(CodeExists, "volume uuid %s already in use", uuid)
 	}
 	if _, ok := s.pools[uuid]; ok {
@@ -61,7 +61,7 @@ func (s *state) volumeCreate(c *applyCtx, p VolumeCreate) *Result {
 	v := &Volume{UUID: p.UUID, VG: p.VG, Name: p.Name, Pool: pe.pool.UUID, ThinID: id, SizeBytes: p.SizeBytes,
 		State: VolumeCreating, ReadOnly: p.ReadOnly, ActivationSkip: p.ActivationSkip, Active: !p.ActivationSkip,
 		CreatedAt: c.at, UpdatedAt: c.at, Tags: tags}
-	s.addVolume(v)
+	v = s.addVolume(v)
 	in := s.enqueue(c, pe, Intent{Op: OpCreateThin, Volume: v.UUID, ThinID: id, SizeBytes: v.SizeBytes})
 	return &Result{UUID: v.UUID, Intents: []string{in.ID}}
 }
@@ -89,7 +89,7 @@ func (s *state) snapshotCreate(c *applyCtx, p SnapshotCreate) *Result {
 	v := &Volume{UUID: p.UUID, VG: o.VG, Name: p.Name, Pool: o.Pool, ThinID: id, SizeBytes: o.SizeBytes,
 		Origin: o.UUID, IsSnapshot: true, State: VolumeCreating, ReadOnly: p.ReadOnly,
 		ActivationSkip: !p.NoActivationSkip, Active: p.NoActivationSkip, CreatedAt: c.at, UpdatedAt: c.at, Tags: tags}
-	s.addVolume(v)
+	v = s.addVolume(v)
 	in := s.enqueue(c, pe, Intent{Op: OpCreateSnap, Volume: v.UUID, ThinID: id, Origin: o.ThinID, SizeBytes: v.SizeBytes})
 	return &Result{UUID: v.UUID, Intents: []string{in.ID}}
 }

@@ -257,7 +257,7 @@ func TestDeterminism(t *testing.T) {
 				t.Fatal("restored snapshot re-encodes differently")
 			}
 			var nv, ni int
-			h.f.Read(func(v View) { nv = len(v.st.volumes); ni = len(v.st.intents) })
+			h.f.Read(func(v View) { nv = v.st.volumes.len(); ni = len(v.st.intents) })
 			t.Logf("%d commands, refused by code %v; applied by type %v; %d volumes, %d intents at the end", len(h.log), errs, okByType, nv, ni)
 			for _, typ := range []CommandType{CmdVolumeCreate, CmdSnapshotCreate, CmdVolumeDelete, CmdVolumeRevert, CmdIntentComplete, CmdIntentAbandon} {
 				if okByType[typ] < 5 {

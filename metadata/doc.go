@@ -32,6 +32,14 @@
 // Snapshot copies values under the read lock and encodes outside it;
 // Restore builds a new state aside and swaps it in.
 //
+// Memory. A node holds the record for as long as it runs, and every cycle
+// of Go's garbage collector marks all of it; at 100,000 volumes that mark
+// was a node's largest latency cost (docs/bench-cluster.md). So the
+// per-volume structures hold as few pointers as they can: volumes by value
+// in fixed chunks behind an index keyed by the uuid's bytes (volumes.go,
+// uuidkey.go), a volume's uuid and name in one string, per-pool sets keyed
+// by value, and the idempotency table's results packed (requests.go).
+//
 // Imports: the standard library and github.com/hashicorp/raft only; never
 // thinpool, cluster, cli or driver (the agent translates between this
 // model and thinpool's).

@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -166,14 +167,14 @@ func checkInvariants(t testing.TB, f *FSM) {
 		nv := 0
 		for n, ref := range e.names {
 			if ref.pool {
-				if p := s.pools[ref.uuid]; p == nil || p.pool.Name != n || p.pool.VG != name {
-					fail("VG %s name %s -> pool %s", name, n, ref.uuid)
+				if p := s.pools[ref.uuid.String()]; p == nil || p.pool.Name != n || p.pool.VG != name {
+					fail("VG %s name %s -> pool %s", name, n, ref.uuid.String())
 				}
 				continue
 			}
 			nv++
-			if v := s.volumes[ref.uuid]; v == nil || v.Name != n || v.VG != name {
-				fail("VG %s name %s -> volume %s", name, n, ref.uuid)
+			if v := s.volumes.getKey(ref.uuid); v == nil || v.Name != n || v.VG != name {
+				fail("VG %s name %s -> volume %s", name, n, ref.uuid.String())
 			}
 		}
 		if nv != e.volumes.len() {
@@ -184,8 +185,8 @@ func checkInvariants(t testing.TB, f *FSM) {
 			fail("VG %s ordered set unsorted or wrong size", name)
 		}
 	}
-	if names != len(s.pools)+len(s.volumes) {
-		fail("%d names for %d pools + %d volumes", names, len(s.pools), len(s.volumes))
+	if names != len(s.pools)+s.volumes.len() {
+		fail("%d names for %d pools + %d volumes", names, len(s.pools), s.volumes.len())
 	}
 	pending := 0
 	for id, pe := range s.pools {
@@ -203,31 +204,48 @@ func checkInvariants(t testing.TB, f *FSM) {
 			if in.FromTxn != pe.pool.TxnID+uint64(i) {
 				fail("pool %s queue[%d] from txn %d, txn %d", id, i, in.FromTxn, pe.pool.TxnID)
 			}
-			if in.Op != OpDelete && pe.thins[in.ThinID] != in.Volume {
+			if in.Op != OpDelete && pe.thins[in.ThinID] != keyOf(in.Volume) {
 				fail("intent %s thin %d not reserved for %s", in.ID, in.ThinID, in.Volume)
 			}
 		}
 		for thin, vol := range pe.thins {
-			v := s.volumes[vol]
+			v := s.volumes.getKey(vol)
 			if v == nil || v.Pool != id {
 				fail("pool %s thin %d -> missing volume %s", id, thin, vol)
 			}
 		}
 		for vid := range pe.volumes {
-			if v := s.volumes[vid]; v == nil || v.Pool != id {
+			if v := s.volumes.getKey(vid); v == nil || v.Pool != id {
 				fail("pool %s lists volume %s", id, vid)
 			}
 		}
 	}
-	for id, v := range s.volumes {
+	slots := 0
+	for _, c := range s.volumes.chunks {
+		slots += len(c)
+	}
+	if slots != s.volumes.len()+len(s.volumes.free) {
+		fail("volume table: %d slots, %d volumes, %d free", slots, s.volumes.len(), len(s.volumes.free))
+	}
+	for _, h := range s.volumes.free {
+		if !reflect.DeepEqual(*s.volumes.slot(h), Volume{}) {
+			fail("free volume slot %d not cleared", h)
+		}
+	}
+	for k, h := range s.volumes.byUUID {
+		v := s.volumes.slot(h)
+		id := v.UUID
+		if id != k.String() {
+			fail("volume slot %d holds %s, indexed as %s", h, id, k.String())
+		}
 		pe := s.pools[v.Pool]
 		if pe == nil {
 			fail("volume %s pool %s missing", id, v.Pool)
 		}
-		if _, ok := pe.volumes[id]; !ok {
+		if _, ok := pe.volumes[keyOf(id)]; !ok {
 			fail("volume %s not in its pool's set", id)
 		}
-		if v.ThinID != 0 && pe.thins[v.ThinID] != id {
+		if v.ThinID != 0 && pe.thins[v.ThinID] != keyOf(id) {
 			fail("volume %s thin %d owned by %q", id, v.ThinID, pe.thins[v.ThinID])
 		}
 		if v.State != VolumeReverting && (v.State == VolumeFailed) != (v.ThinID == 0) {

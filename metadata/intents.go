@@ -93,7 +93,7 @@ func (s *state) repeatedCompletion(pe *poolEntry, p IntentComplete) *Result {
 
 // applyDone makes a completed intent's effect part of the model.
 func (s *state) applyDone(c *applyCtx, pe *poolEntry, in *Intent) {
-	v := s.volumes[in.Volume]
+	v := s.volumes.get(in.Volume)
 	switch in.Op {
 	case OpCreateThin, OpCreateSnap:
 		if v == nil {
@@ -218,10 +218,10 @@ func (s *state) closeAbandon(pe *poolEntry, reason map[string]string) {
 // applyAbandoned undoes what queueing in reserved: its thin id, and the
 // volume state it set.
 func (s *state) applyAbandoned(c *applyCtx, pe *poolEntry, in *Intent, reason string) {
-	v := s.volumes[in.Volume]
+	v := s.volumes.get(in.Volume)
 	switch in.Op {
 	case OpCreateThin, OpCreateSnap:
-		if pe.thins[in.ThinID] == in.Volume {
+		if pe.thins[in.ThinID] == keyOf(in.Volume) {
 			delete(pe.thins, in.ThinID)
 		}
 		if v == nil {

@@ -93,6 +93,8 @@ func (b *builder) add(rec snapRecord, n int) error {
 		p := rec.Pool
 		e := st.vgs[p.VG]
 		switch {
+		case validateUUID("pool", p.UUID) != nil:
+			return fmt.Errorf("pool %q: malformed uuid", p.UUID)
 		case e == nil:
 			return fmt.Errorf("pool %s: VG %s missing", p.UUID, p.VG)
 		case st.nodes[p.Node] == nil:
@@ -110,11 +112,13 @@ func (b *builder) add(rec snapRecord, n int) error {
 		e := st.vgs[v.VG]
 		pe := st.pools[v.Pool]
 		switch {
+		case validateUUID("volume", v.UUID) != nil:
+			return fmt.Errorf("volume %q: malformed uuid", v.UUID)
 		case e == nil:
 			return fmt.Errorf("volume %s: VG %s missing", v.UUID, v.VG)
 		case pe == nil || pe.pool.VG != v.VG:
 			return fmt.Errorf("volume %s: pool %s missing from VG %s", v.UUID, v.Pool, v.VG)
-		case st.volumes[v.UUID] != nil:
+		case st.volumes.get(v.UUID) != nil:
 			return fmt.Errorf("volume %s twice", v.UUID)
 		}
 		if err := nameFree(e, v.Name); err != nil {
@@ -142,10 +146,10 @@ func reserveThin(pe *poolEntry, id uint32, uuid string) error {
 	if id > MaxThinID {
 		return fmt.Errorf("thin id %d out of range", id)
 	}
-	if owner, used := pe.thins[id]; used && owner != uuid {
-		return fmt.Errorf("pool %s: thin id %d belongs to %s and %s", pe.pool.UUID, id, owner, uuid)
+	if owner, used := pe.thins[id]; used && owner != keyOf(uuid) {
+		return fmt.Errorf("pool %s: thin id %d belongs to %s and %s", pe.pool.UUID, id, owner.String(), uuid)
 	}
-	pe.thins[id] = uuid
+	pe.thins[id] = keyOf(uuid)
 	return nil
 }
 
@@ -166,7 +170,7 @@ func (b *builder) addIntent(in *Intent) error {
 	if want := pe.pool.TxnID + uint64(len(pe.queue)); in.FromTxn != want {
 		return fmt.Errorf("pending intent %s: from txn %d, its queue position gives %d", in.ID, in.FromTxn, want)
 	}
-	if st.volumes[in.Volume] == nil {
+	if st.volumes.get(in.Volume) == nil {
 		return fmt.Errorf("pending intent %s: volume %s missing", in.ID, in.Volume)
 	}
 	if in.Op != OpDelete {

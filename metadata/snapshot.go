@@ -91,7 +91,7 @@ func (f *FSM) snapshot() *Snapshot {
 	s := f.st
 	sn := &Snapshot{index: s.index, historyCap: s.historyCap,
 		nodes: make([]Node, 0, len(s.nodes)), vgs: make([]VG, 0, len(s.vgs)), pools: make([]Pool, 0, len(s.pools)),
-		volumes: make([]Volume, 0, len(s.volumes)), finished: make([]Intent, 0, len(s.finished)),
+		volumes: make([]Volume, 0, s.volumes.len()), finished: make([]Intent, 0, len(s.finished)),
 		pending: make(map[string][]Intent)}
 	for _, n := range s.nodes {
 		sn.nodes = append(sn.nodes, *n)
@@ -109,9 +109,7 @@ func (f *FSM) snapshot() *Snapshot {
 			sn.pending[pe.pool.UUID] = q
 		}
 	}
-	for _, v := range s.volumes {
-		sn.volumes = append(sn.volumes, *v)
-	}
+	s.volumes.each(func(v *Volume) { sn.volumes = append(sn.volumes, *v) })
 	for _, id := range s.finished {
 		sn.finished = append(sn.finished, *s.intents[id])
 	}

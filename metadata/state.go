@@ -24,7 +24,7 @@ type state struct {
 	vgs     map[string]*vgEntry
 	vgUUIDs map[string]string // vg uuid -> name
 	pools   map[string]*poolEntry
-	volumes map[string]*Volume
+	volumes volumeTable
 
 	// intents holds every pending intent and the newest finished ones.
 	intents map[string]*Intent
@@ -48,7 +48,7 @@ type vgEntry struct {
 
 type nameRef struct {
 	pool bool
-	uuid string
+	uuid uuidKey
 }
 
 // poolEntry is a pool with its thin ids and its queue of pending intents.
@@ -56,8 +56,8 @@ type poolEntry struct {
 	pool *Pool
 	// thins maps every thin id in use or reserved by a pending intent to its
 	// volume's uuid.
-	thins   map[uint32]string
-	volumes map[string]struct{}
+	thins   map[uint32]uuidKey
+	volumes map[uuidKey]struct{}
 	// queue is the pool's pending intents in execution order; queue[i]
 	// has FromTxn = pool.TxnID + i.
 	queue []*Intent
@@ -74,7 +74,7 @@ func newState(historyCap int) *state {
 		vgs:        map[string]*vgEntry{},
 		vgUUIDs:    map[string]string{},
 		pools:      map[string]*poolEntry{},
-		volumes:    map[string]*Volume{},
+		volumes:    newVolumeTable(),
 		intents:    map[string]*Intent{},
 		historyCap: historyCap,
 
@@ -117,9 +117,9 @@ func (s *state) addVG(vg *VG) {
 }
 
 func (s *state) addPool(p *Pool) {
-	s.pools[p.UUID] = &poolEntry{pool: p, thins: map[uint32]string{}, volumes: map[string]struct{}{}}
+	s.pools[p.UUID] = &poolEntry{pool: p, thins: map[uint32]uuidKey{}, volumes: map[uuidKey]struct{}{}}
 	e := s.vgs[p.VG]
-	e.names[p.Name] = nameRef{pool: true, uuid: p.UUID}
+	e.names[p.Name] = nameRef{pool: true, uuid: keyOf(p.UUID)}
 	e.pools[p.UUID] = struct{}{}
 	np := s.nodePools[p.Node]
 	if np == nil {
@@ -141,13 +141,25 @@ func (s *state) removePool(pe *poolEntry) {
 	delete(s.pools, p.UUID)
 }
 
-// addVolume indexes v; its thin id (if any) must already be reserved.
-func (s *state) addVolume(v *Volume) {
-	s.volumes[v.UUID] = v
-	e := s.vgs[v.VG]
-	e.names[v.Name] = nameRef{uuid: v.UUID}
+// addVolume stores and indexes a copy of v and returns it, the volume to
+// change from then on; v's thin id (if any) must already be reserved.
+//
+// The record keeps v for as long as the volume lives, and the garbage
+// collector marks every object it holds on every cycle: v's VG and pool
+// become the VG's and pool's own strings, and its uuid and name, the two
+// that are its own, share one allocation (docs/metadata.md, "Memory and
+// the garbage collector").
+func (s *state) addVolume(nv *Volume) *Volume {
+	e := s.vgs[nv.VG]
+	v := s.volumes.add(nv)
+	v.VG, v.Pool = e.vg.Name, s.pools[v.Pool].pool.UUID
+	both := v.UUID + v.Name
+	v.UUID, v.Name = both[:len(v.UUID)], both[len(v.UUID):]
+	k := keyOf(v.UUID)
+	e.names[v.Name] = nameRef{uuid: k}
 	e.volumes.insert(v.Name)
-	s.pools[v.Pool].volumes[v.UUID] = struct{}{}
+	s.pools[v.Pool].volumes[k] = struct{}{}
+	return v
 }
 
 func (s *state) removeVolume(v *Volume) {
@@ -155,11 +167,12 @@ func (s *state) removeVolume(v *Volume) {
 	delete(e.names, v.Name)
 	e.volumes.remove(v.Name)
 	pe := s.pools[v.Pool]
-	delete(pe.volumes, v.UUID)
-	if v.ThinID != 0 && pe.thins[v.ThinID] == v.UUID {
+	k := keyOf(v.UUID)
+	delete(pe.volumes, k)
+	if v.ThinID != 0 && pe.thins[v.ThinID] == k {
 		delete(pe.thins, v.ThinID)
 	}
-	delete(s.volumes, v.UUID)
+	s.volumes.remove(v.UUID)
 }
 
 func (s *state) renameVolume(v *Volume, name string) {
@@ -167,14 +180,14 @@ func (s *state) renameVolume(v *Volume, name string) {
 	delete(e.names, v.Name)
 	e.volumes.remove(v.Name)
 	v.Name = name
-	e.names[name] = nameRef{uuid: v.UUID}
+	e.names[name] = nameRef{uuid: keyOf(v.UUID)}
 	e.volumes.insert(name)
 }
 
 // resolveVolume finds a volume by uuid or VG/name.
 func (s *state) resolveVolume(r VolumeRef) (*Volume, *Error) {
 	if r.UUID != "" {
-		v := s.volumes[r.UUID]
+		v := s.volumes.get(r.UUID)
 		if v == nil {
 			return nil, errf(CodeNotFound, "volume %s not found", r.UUID)
 		}
@@ -191,7 +204,7 @@ func (s *state) resolveVolume(r VolumeRef) (*Volume, *Error) {
 	if !ok || ref.pool {
 		return nil, errf(CodeNotFound, "volume %s/%s not found", r.VG, r.Name)
 	}
-	return s.volumes[ref.uuid], nil
+	return s.volumes.getKey(ref.uuid), nil
 }
 
 // resolvePool finds a pool by uuid, or by name within vg when vg is given.
@@ -202,7 +215,7 @@ func (s *state) resolvePool(vg, ref string) (*poolEntry, *Error) {
 	if vg != "" {
 		if e := s.vgs[vg]; e != nil {
 			if r, ok := e.names[ref]; ok && r.pool {
-				return s.pools[r.uuid], nil
+				return s.pools[string(r.uuid[:])], nil
 			}
 		}
 		return nil, errf(CodeNotFound, "pool %s not found in VG %s", ref, vg)
@@ -237,7 +250,7 @@ func (pe *poolEntry) allocThin(uuid string) (uint32, *Error) {
 	}
 	for range MaxThinID {
 		if _, used := pe.thins[id]; !used {
-			pe.thins[id] = uuid
+			pe.thins[id] = keyOf(uuid)
 			pe.pool.NextThinID = id%MaxThinID + 1
 			return id, nil
 		}

@@ -116,7 +116,7 @@ func (v View) PoolsOfVG(vg string) []Pool {
 
 // Volume returns a volume by uuid.
 func (v View) Volume(uuid string) (Volume, bool) {
-	vol := v.st.volumes[uuid]
+	vol := v.st.volumes.get(uuid)
 	if vol == nil {
 		return Volume{}, false
 	}
@@ -149,7 +149,8 @@ func (v View) ListVolumes(vg, after string, limit int) ([]Volume, string) {
 	}
 	out := make([]Volume, len(names))
 	for i, n := range names {
-		out[i] = v.st.volumes[e.names[n].uuid].clone()
+		k := e.names[n].uuid
+		out[i] = v.st.volumes.getKey(k).clone()
 	}
 	return out, next
 }
@@ -163,7 +164,7 @@ func (v View) VolumesOfPool(pool string) []Volume {
 	}
 	out := make([]Volume, 0, len(pe.volumes))
 	for id := range pe.volumes {
-		out = append(out, v.st.volumes[id].clone())
+		out = append(out, v.st.volumes.getKey(id).clone())
 	}
 	slices.SortFunc(out, func(a, b Volume) int { return cmp.Or(cmp.Compare(a.ThinID, b.ThinID), cmp.Compare(a.UUID, b.UUID)) })
 	return out
@@ -193,7 +194,7 @@ func (v View) VolumeBriefsOfPool(pool string) []VolumeBrief {
 	}
 	out := make([]VolumeBrief, 0, len(pe.volumes))
 	for id := range pe.volumes {
-		vol := v.st.volumes[id]
+		vol := v.st.volumes.getKey(id)
 		out = append(out, VolumeBrief{UUID: vol.UUID, ThinID: vol.ThinID, SizeBytes: vol.SizeBytes,
 			ExclusiveBytes: vol.ExclusiveBytes, SharedBytes: vol.SharedBytes, Open: vol.Open})
 	}
