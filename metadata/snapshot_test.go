@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,10 @@ func TestSnapshotFormat(t *testing.T) {
 		"volume before VG":   append([]string{lines[0], lines[1], lines[4], lines[2], lines[3]}, lines[5:]...),
 		"queue out of order": append(append([]string{}, lines[:9]...), append([]string{strings.Replace(lines[9], `"from_txn":2`, `"from_txn":5`, 1)}, lines[10:]...)...),
 	}
+	// A uuid that is not 36 characters, everywhere the volume is named: the
+	// record's indexes hold uuids as 36 bytes.
+	vol := regexp.MustCompile(`"uuid":"([^"]+)"`).FindStringSubmatch(lines[4])[1]
+	bad["malformed volume uuid"] = strings.Split(strings.ReplaceAll(strings.Join(lines, "\n"), vol, "vol-1"), "\n")
 	for name, ls := range bad {
 		if err := restore(gzipLines(ls)); err == nil {
 			t.Errorf("%s: restored", name)
