@@ -51,21 +51,31 @@ type remembered struct {
 	res []byte
 }
 
-// requestTable is a FIFO of entries in apply order with an index by key.
-// Entry i of order has sequence number base+i; byKey maps a key to its
-// entry's sequence number.
+// requestTable is a FIFO of entries in apply order, in chunks of
+// reqChunk, with an index by key. Entries are numbered in apply order:
+// head is the oldest live one's number, next the number the next add
+// takes, base the number of chunks[0][0]. Chunks, not one slice: the table
+// grows to the whole bulk load and more, and a slice that doubles would
+// copy it all at every doubling (16 MB at 100,000 keys, each a burst of
+// garbage) and again to compact it once the oldest expire.
 type requestTable struct {
-	byKey map[string]uint64
-	order []remembered
-	head  int
-	base  uint64
+	byKey            map[string]uint64
+	chunks           [][]remembered
+	base, head, next uint64
 }
+
+const reqChunk = 1024
 
 func newRequestTable() requestTable {
 	return requestTable{byKey: map[string]uint64{}}
 }
 
-func (t *requestTable) len() int { return len(t.order) - t.head }
+func (t *requestTable) len() int { return int(t.next - t.head) }
+
+func (t *requestTable) at(seq uint64) *remembered {
+	i := seq - t.base
+	return &t.chunks[i/reqChunk][i%reqChunk]
+}
 
 // lookup returns key's entry, nil if the key is not remembered.
 func (t *requestTable) lookup(key string) *remembered {
@@ -73,42 +83,48 @@ func (t *requestTable) lookup(key string) *remembered {
 	if !ok {
 		return nil
 	}
-	return &t.order[seq-t.base]
+	return t.at(seq)
 }
 
 // expire drops entries older than window before at, and the oldest beyond
 // limit.
 func (t *requestTable) expire(at time.Time, window time.Duration, limit int) {
-	for t.head < len(t.order) {
-		e := &t.order[t.head]
+	for t.head < t.next {
+		e := t.at(t.head)
 		if t.len() <= limit && at.Sub(e.at) <= window {
 			break
 		}
 		delete(t.byKey, e.key)
 		*e = remembered{}
 		t.head++
-	}
-	// Compact once the dead prefix is the larger half, so appends stay
-	// amortised O(1) and memory follows the live entries.
-	if t.head > 1024 && t.head*2 > len(t.order) {
-		n := copy(t.order, t.order[t.head:])
-		clear(t.order[n:])
-		t.order = t.order[:n]
-		t.base += uint64(t.head)
-		t.head = 0
+		if t.head-t.base == reqChunk {
+			t.chunks[0] = nil
+			t.chunks = t.chunks[1:]
+			t.base += reqChunk
+		}
 	}
 }
 
 // add remembers a successful keyed command's result.
 func (t *requestTable) add(key string, typ CommandType, at time.Time, r *Result) {
-	t.byKey[key] = t.base + uint64(len(t.order))
-	t.order = append(t.order, remembered{key: key, typ: internType(typ), at: at, res: packResult(r)})
+	if t.next-t.base == uint64(len(t.chunks))*reqChunk {
+		t.chunks = append(t.chunks, make([]remembered, reqChunk))
+	}
+	*t.at(t.next) = remembered{key: key, typ: internType(typ), at: at, res: packResult(r)}
+	t.byKey[key] = t.next
+	t.next++
 }
 
-// live returns the live entries, oldest first. They are values that
-// nothing changes after add (an expired one is cleared in the table's
-// array, not in a copy), so a snapshot may keep them past the FSM's lock.
-func (t *requestTable) live() []remembered { return t.order[t.head:] }
+// live returns copies of the live entries, oldest first. Their strings
+// and bytes are never changed after add, so a snapshot may keep them past
+// the FSM's lock.
+func (t *requestTable) live() []remembered {
+	out := make([]remembered, 0, t.len())
+	for seq := t.head; seq < t.next; seq++ {
+		out = append(out, *t.at(seq))
+	}
+	return out
+}
 
 // entry is e in the form snapshots write.
 func (e *remembered) entry() requestEntry {

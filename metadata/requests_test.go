@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -190,5 +191,50 @@ func TestPackedResult(t *testing.T) {
 		if !reflect.DeepEqual(got, r) {
 			t.Fatalf("packed %+v, unpacked %+v", r, got)
 		}
+	}
+}
+
+// TestRequestTableChunks: the table's FIFO across its chunk boundaries,
+// as a long run of keyed commands fills and expires it. Every live key
+// finds its own result, every expired one none, and the snapshot form
+// lists the live ones oldest first.
+func TestRequestTableChunks(t *testing.T) {
+	tb := newRequestTable()
+	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	const n, limit = 5*reqChunk + 17, 2*reqChunk + 3
+	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		tb.expire(at, time.Hour, limit)
+		tb.add(fmt.Sprintf("k%d", i), CmdVolumeCreate, at, &Result{Index: uint64(i)})
+	}
+	// The cap applies before each add, so limit+1 stay after the last.
+	if tb.len() != limit+1 || len(tb.byKey) != limit+1 {
+		t.Fatalf("%d live, %d indexed; want %d", tb.len(), len(tb.byKey), limit+1)
+	}
+	if got := len(tb.chunks); got > (limit+1)/reqChunk+2 {
+		t.Fatalf("%d chunks held for %d live entries", got, limit+1)
+	}
+	for i := range n {
+		e := tb.lookup(fmt.Sprintf("k%d", i))
+		live := i >= n-(limit+1)
+		if (e != nil) != live {
+			t.Fatalf("key %d: found %v, live %v", i, e != nil, live)
+		}
+		if e != nil && e.entry().Result.Index != uint64(i) {
+			t.Fatalf("key %d answers with index %d", i, e.entry().Result.Index)
+		}
+	}
+	all := tb.live()
+	if len(all) != limit+1 || all[0].key != fmt.Sprintf("k%d", n-limit-1) || all[len(all)-1].key != fmt.Sprintf("k%d", n-1) {
+		t.Fatalf("live: %d entries, %s .. %s", len(all), all[0].key, all[len(all)-1].key)
+	}
+	// The window empties it, chunk by chunk.
+	tb.expire(t0.Add(2*time.Hour), time.Hour, limit)
+	if tb.len() != 0 || len(tb.byKey) != 0 || len(tb.chunks) > 1 {
+		t.Fatalf("after the window: %d live, %d indexed, %d chunks", tb.len(), len(tb.byKey), len(tb.chunks))
+	}
+	tb.add("again", CmdVolumeCreate, t0.Add(2*time.Hour), &Result{Index: 1})
+	if e := tb.lookup("again"); e == nil || tb.len() != 1 {
+		t.Fatal("an add after emptying is lost")
 	}
 }

@@ -113,7 +113,7 @@ func (f *FSM) snapshot() *Snapshot {
 	for _, id := range s.finished {
 		sn.finished = append(sn.finished, *s.intents[id])
 	}
-	sn.requests = slices.Clone(s.requests.live())
+	sn.requests = s.requests.live()
 	return sn
 }
 
