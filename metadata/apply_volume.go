@@ -198,9 +198,11 @@ func (s *state) volumeDelete(c *applyCtx, p VolumeDelete) *Result {
 	switch v.State {
 	case VolumeFailed:
 		// Nothing in the kernel: the intent that would have made the thin
-		// device was abandoned before it touched the kernel.
+		// device was abandoned before it touched the kernel. (v's slot is
+		// cleared by the removal: answer with the uuid taken before.)
+		uuid := v.UUID
 		s.removeVolume(v)
-		return &Result{UUID: v.UUID}
+		return &Result{UUID: uuid}
 	case VolumeDeleting:
 		return &Result{Err: errf(CodeConflict, "volume %s/%s is already being deleted", v.VG, v.Name)}
 	case VolumeCreating, VolumeReverting:

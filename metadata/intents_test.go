@@ -106,6 +106,16 @@ func TestTxnSequence(t *testing.T) {
 	if in, _ := h.f.Intent(r.Intents[0]); in.FromTxn != 4 || in.ToTxn() != 5 {
 		t.Fatalf("delete intent %+v", in)
 	}
+	// The failed volume goes at once (nothing in the kernel), and the
+	// answer names it.
+	failed, _ := h.f.Intent(ids[3])
+	r = h.ok(CmdVolumeDelete, VolumeDelete{Volume: VolumeRef{UUID: failed.Volume}})
+	if r.UUID != failed.Volume || len(r.Intents) != 0 {
+		t.Fatalf("delete of a failed volume answered %+v, want uuid %s and no intent", r, failed.Volume)
+	}
+	if _, ok := h.f.Volume(failed.Volume); ok {
+		t.Fatal("failed volume still there after its delete")
+	}
 	checkInvariants(t, h.f)
 }
 
