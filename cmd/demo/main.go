@@ -14,8 +14,8 @@ import (
 
 // Exit statuses: 0 every step ran and every check held; 1 a step or a
 // check failed (or cleanup found something left running); 2 bad flags;
-// 130 interrupted (SIGINT, SIGTERM, SIGHUP, SIGPIPE), after the same
-// cleanup.
+// 130 interrupted (SIGINT, SIGTERM, SIGHUP, or stdout closed), after the
+// same cleanup.
 const (
 	exitFailed      = 1
 	exitUsage       = 2
@@ -58,11 +58,18 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	// SIGHUP (terminal gone) and SIGPIPE (`make demo | head` closed the
-	// pipe) would otherwise end the demo without its cleanup.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	// SIGHUP (terminal gone) would otherwise end the demo without its
+	// cleanup. SIGPIPE is ignored rather than caught: Go hands a caught
+	// SIGPIPE over for a write to any broken pipe or socket, and the demo's
+	// own API client writes to the socket of the leader it kills, which
+	// read as an interrupt. A closed stdout (`make demo | head`) shows as
+	// a write error instead, and ends the demo the same way.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	err := run(ctx, o, stdout)
+	ctx, closed := context.WithCancel(ctx)
+	defer closed()
+	err := run(ctx, o, pipeGuard{w: stdout, broken: closed})
 	switch {
 	case err == nil:
 		return 0
@@ -122,4 +129,19 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return err
 	}
 	return nil
+}
+
+// pipeGuard is the demo's output: a write that finds the reader gone
+// (EPIPE) ends the demo as an interrupt does.
+type pipeGuard struct {
+	w      io.Writer
+	broken func()
+}
+
+func (g pipeGuard) Write(p []byte) (int, error) {
+	n, err := g.w.Write(p)
+	if errors.Is(err, syscall.EPIPE) {
+		g.broken()
+	}
+	return n, err
 }
