@@ -36,7 +36,8 @@ type Usage struct {
 // pool of many terabytes costs memory in proportion to its mapping runs.
 func ComputeUsage(d *dm.MetadataDump) Usage {
 	segs := refSegments(d)
-	u := Usage{BlockSize: uint64(d.DataBlockSectors) * dm.SectorSize, Transaction: d.Transaction}
+	u := Usage{BlockSize: uint64(d.DataBlockSectors) * dm.SectorSize, Transaction: d.Transaction,
+		Volumes: make([]VolumeUsage, 0, len(d.Devices))}
 	for _, s := range segs {
 		u.UsedBlocks += s.end - s.begin
 	}

@@ -239,6 +239,11 @@ func decodeState(p []byte, blockSectors uint32) (*meta, error) {
 		chunks[k] = c
 	}
 	ndev := u()
+	if err == nil && ndev <= uint64(len(p)) {
+		// Sized up front (each device takes at least a byte): a usage
+		// report decodes 33,000 devices per pool in the cluster bench.
+		m.devs = make(map[uint32]*thinDev, ndev)
+	}
 	for k := uint64(0); k < ndev && err == nil; k++ {
 		d := &thinDev{id: uint32(u()), transaction: u(), creationTime: uint32(u()), snapTime: uint32(u()),
 			chunks: map[uint64]*chunk{}}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"syscall"
 
 	"github.com/thinraft/thinraft/dm"
@@ -126,7 +126,10 @@ func dumpOf(md *meta) *dm.MetadataDump {
 	for id := range md.devs {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
+	// Sized up front: a pool of 33,000 devices grew this slice through
+	// sixteen doublings on every usage report.
+	d.Devices = make([]dm.DeviceDump, 0, len(ids))
 	for _, id := range ids {
 		td := md.devs[id]
 		dd := dm.DeviceDump{ID: id, MappedBlocks: td.mapped, Transaction: td.transaction,

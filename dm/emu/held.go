@@ -94,8 +94,9 @@ func (s *store) readHeld() (*meta, []uint64, error) {
 		return nil, nil, fmt.Errorf("held checkpoint at block %d: %w: %v", s.sb.held, errCorrupt, err)
 	}
 	head := s.sb.hjhead
+	hb := make([]byte, blockSize)
 	for seq := s.sb.hjseq; seq < s.sb.hjend; seq++ {
-		p, rb, next, ok, err := s.readRecord(head, recMagicJ, s.sb.hepoch, seq)
+		p, rb, next, ok, err := s.readRecord(head, recMagicJ, s.sb.hepoch, seq, hb)
 		if err != nil {
 			return nil, nil, err
 		}

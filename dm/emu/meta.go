@@ -95,6 +95,9 @@ func (d *thinDev) highest() (uint64, bool) {
 
 // sortedChunks returns the chunk indexes in ascending order.
 func (d *thinDev) sortedChunks() []uint64 {
+	if len(d.chunks) == 0 {
+		return nil
+	}
 	idx := make([]uint64, 0, len(d.chunks))
 	for ci := range d.chunks {
 		idx = append(idx, ci)

@@ -150,12 +150,16 @@ func (s *store) writeRecord(head uint64, h recHeader, payload []byte) ([]uint64,
 }
 
 // readRecord reads and verifies the record at head; ok is false if it is
-// not a complete record of the wanted kind, epoch and sequence.
-func (s *store) readRecord(head uint64, magic uint32, epoch, seq uint64) (payload []byte, blks []uint64, next uint64, ok bool, err error) {
+// not a complete record of the wanted kind, epoch and sequence. hb, if not
+// nil, is a block-sized buffer for the header block, reused by a caller
+// that reads a chain of records (a journal replay reads thousands).
+func (s *store) readRecord(head uint64, magic uint32, epoch, seq uint64, hb []byte) (payload []byte, blks []uint64, next uint64, ok bool, err error) {
 	if head < 2 || head >= s.nblocks {
 		return nil, nil, 0, false, nil
 	}
-	hb := make([]byte, blockSize)
+	if hb == nil {
+		hb = make([]byte, blockSize)
+	}
 	if _, err := s.f.ReadAt(hb, int64(head)*blockSize); err != nil {
 		return nil, nil, 0, false, err
 	}
@@ -481,8 +485,9 @@ func loadStore(f *os.File, held bool) (*store, *meta, error) {
 	head := s.sb.jhead
 	s.jBlks = []uint64{head}
 	s.mark(head)
+	hb := make([]byte, blockSize)
 	for seq := s.sb.jseq; ; seq++ {
-		p, blks, next, ok, err := s.readRecord(head, recMagicJ, s.sb.epoch, seq)
+		p, blks, next, ok, err := s.readRecord(head, recMagicJ, s.sb.epoch, seq, hb)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -535,7 +540,7 @@ func (s *store) readRecordAny(head uint64) ([]byte, []uint64, uint64, bool, erro
 	if !ok {
 		return nil, nil, 0, false, nil
 	}
-	return s.readRecord(head, recMagicC, h.epoch, 0)
+	return s.readRecord(head, recMagicC, h.epoch, 0, nil)
 }
 
 // loadCheckpoint reads the current checkpoint at head (the held root has
