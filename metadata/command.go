@@ -82,11 +82,41 @@ func EncodeRequest(typ CommandType, at time.Time, request string, payload any) (
 	if err != nil {
 		return nil, fmt.Errorf("metadata: encode %s payload: %w", typ, err)
 	}
-	b, err := json.Marshal(Command{Type: typ, Time: at.UTC(), Request: request, Payload: p})
+	// The envelope by hand, byte for byte what json.Marshal(Command{...})
+	// writes (TestEncodeRequestBytes): marshalling it re-scanned and
+	// re-copied the payload through reflection, on the leader, for every
+	// command.
+	ts, err := at.UTC().MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("metadata: encode %s: %w", typ, err)
 	}
-	return b, nil
+	b := make([]byte, 0, len(p)+len(typ)+len(ts)+len(request)+48)
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, string(typ))
+	b = append(b, `,"time":`...)
+	b = append(b, ts...)
+	if request != "" {
+		b = append(b, `,"request":`...)
+		b = appendJSONString(b, request)
+	}
+	b = append(b, `,"payload":`...)
+	b = append(b, p...)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json writes a string: quoted, and
+// a string with anything to escape (a quote, a backslash, <, > or &, a
+// control or non-ASCII byte) left to encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // VolumeRef names a volume by uuid, or by VG and name.

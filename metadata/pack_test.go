@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -137,5 +138,35 @@ func TestPackedEntry(t *testing.T) {
 	}
 	if !bytes.Equal(before, stateBytes(t, h.f)) {
 		t.Fatal("a refused packed entry changed the state")
+	}
+}
+
+// TestEncodeRequestBytes: the hand-built envelope is byte for byte what
+// json.Marshal writes for the Command, so that a log written by either
+// decodes the same, for keys and payloads that need escaping too.
+func TestEncodeRequestBytes(t *testing.T) {
+	at := time.Date(2026, 11, 23, 4, 5, 6, 789, time.FixedZone("x", 3600))
+	for _, c := range []struct {
+		typ     CommandType
+		request string
+		payload any
+	}{
+		{CmdVolumeCreate, "", VolumeCreate{UUID: "3f1c0e9a-0000-4000-8000-000000000001", VG: "vg0", Name: "v", Pool: "p", SizeBytes: 1 << 30}},
+		{CmdSnapshotCreate, "key-1", SnapshotCreate{UUID: "u", Origin: VolumeRef{VG: "vg0", Name: "a<b>&c"}, Name: "s", Tags: []string{"x\"y", "\u2028"}}},
+		{CmdVolumeSetTags, `odd"key\<&>`, VolumeSetTags{Volume: VolumeRef{UUID: "u"}, Tags: []string{"é", "\x01"}}},
+		{CommandType("a\nb"), "k\x7f", map[string]int{"z": 1, "a": 2}},
+		{CmdVolumeExtend, "k<1", VolumeExtend{Volume: VolumeRef{UUID: "u"}, SizeBytes: 2 << 30}},
+		{CmdVolumeExtend, "k&1>", VolumeExtend{Volume: VolumeRef{UUID: "u"}, SizeBytes: 2 << 30}},
+		{CmdIntentComplete, "k", IntentComplete{Pool: "p", FromTxn: 7, Intents: []string{"1-0", "2.3-1"}}},
+	} {
+		got, err := EncodeRequest(c.typ, at, c.request, c.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := json.Marshal(c.payload)
+		want, _ := json.Marshal(Command{Type: c.typ, Time: at.UTC(), Request: c.request, Payload: p})
+		if !bytes.Equal(got, want) {
+			t.Fatalf("EncodeRequest(%q, %q):\n got %s\nwant %s", c.typ, c.request, got, want)
+		}
 	}
 }
