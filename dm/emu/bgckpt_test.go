@@ -92,6 +92,19 @@ func (r *storeRig) commit() {
 	r.m.committed()
 }
 
+// appendRecord commits m's pending changes and a new transaction id as one
+// journal record, never compacting (the benchmarks that fill a journal to a
+// given length).
+func (r *storeRig) appendRecord() {
+	r.t.Helper()
+	r.m.txn++
+	r.m.logSetTxn(r.m.txn)
+	if err := r.s.appendJournal(r.m); err != nil {
+		r.t.Fatal(err)
+	}
+	r.m.committed()
+}
+
 // reopen drops the store as a crash would and loads the file again.
 func (r *storeRig) reopen() {
 	r.t.Helper()

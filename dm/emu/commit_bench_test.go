@@ -162,12 +162,7 @@ func BenchmarkOpenFullJournal(b *testing.B) {
 					b.Fatal(err)
 				}
 				next++
-				r.m.txn++
-				r.m.logSetTxn(r.m.txn)
-				if err := r.s.appendJournal(r.m); err != nil {
-					b.Fatal(err)
-				}
-				r.m.committed()
+				r.appendRecord()
 			}
 			records := next - uint32(n)
 			r.s.close()
@@ -268,12 +263,7 @@ func BenchmarkHeldDump(b *testing.B) {
 					b.Fatal(err)
 				}
 				next++
-				r.m.txn++
-				r.m.logSetTxn(r.m.txn)
-				if err := r.s.appendJournal(r.m); err != nil {
-					b.Fatal(err)
-				}
-				r.m.committed()
+				r.appendRecord()
 			}
 			if err := r.s.holdCurrent(); err != nil {
 				b.Fatal(err)
