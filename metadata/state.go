@@ -151,11 +151,11 @@ func (s *state) removePool(pe *poolEntry) {
 // the garbage collector").
 func (s *state) addVolume(nv *Volume) *Volume {
 	e := s.vgs[nv.VG]
-	v := s.volumes.add(nv)
+	k := keyOf(nv.UUID)
+	v := s.volumes.add(k, nv)
 	v.VG, v.Pool = e.vg.Name, s.pools[v.Pool].pool.UUID
 	both := v.UUID + v.Name
 	v.UUID, v.Name = both[:len(v.UUID)], both[len(v.UUID):]
-	k := keyOf(v.UUID)
 	e.names[v.Name] = nameRef{uuid: k}
 	e.volumes.insert(v.Name)
 	s.pools[v.Pool].volumes[k] = struct{}{}
@@ -172,7 +172,7 @@ func (s *state) removeVolume(v *Volume) {
 	if v.ThinID != 0 && pe.thins[v.ThinID] == k {
 		delete(pe.thins, v.ThinID)
 	}
-	s.volumes.remove(v.UUID)
+	s.volumes.remove(k)
 }
 
 func (s *state) renameVolume(v *Volume, name string) {

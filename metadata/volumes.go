@@ -45,9 +45,9 @@ func (t *volumeTable) getKey(k uuidKey) *Volume {
 	return t.slot(h)
 }
 
-// add stores a copy of v (whose uuid must not be in the table) and returns
-// the stored volume, the one to change from then on.
-func (t *volumeTable) add(v *Volume) *Volume {
+// add stores a copy of v under k, its uuid's key (not in the table yet),
+// and returns the stored volume, the one to change from then on.
+func (t *volumeTable) add(k uuidKey, v *Volume) *Volume {
 	var h int32
 	if n := len(t.free); n > 0 {
 		h, t.free = t.free[n-1], t.free[:n-1]
@@ -62,14 +62,13 @@ func (t *volumeTable) add(v *Volume) *Volume {
 	}
 	p := t.slot(h)
 	*p = *v
-	t.byUUID[keyOf(v.UUID)] = h
+	t.byUUID[k] = h
 	return p
 }
 
-// remove drops the volume with uuid; its slot is cleared, so that what it
-// referenced can be collected.
-func (t *volumeTable) remove(uuid string) {
-	k := keyOf(uuid)
+// remove drops the volume with key k; its slot is cleared, so that what
+// it referenced can be collected.
+func (t *volumeTable) remove(k uuidKey) {
 	h, ok := t.byUUID[k]
 	if !ok {
 		return
