@@ -114,6 +114,8 @@ func main() {
 		ol.NodeEnv = append(ol.NodeEnv, v)
 		return nil
 	})
+	flag.DurationVar(&ol.ReportInterval, "report-interval", 0, "the agents' usage report period (0: the product's default, 30 s); to study the reports' cost")
+	flag.DurationVar(&ol.ReconcileInterval, "reconcile-interval", 0, "the agents' periodic reconcile period (0: the product's default, 1 min); to study its cost")
 	flag.StringVar(&ol.SamplesTo, "samples", "", "write each open-loop run's per-arrival samples to PREFIX.<run>.csv (a time series of latency and stages)")
 	flag.Parse()
 	if err := run(*out, *levelsF, *clients, *pairs, *light, *keep, *prof, *asProcs, *logLevel, ol); err != nil {
@@ -137,6 +139,10 @@ type openCfg struct {
 	// NodeEnv is -node-env: part of the result, since it changes what was
 	// measured.
 	NodeEnv []string `json:"node_env,omitempty"`
+	// ReportInterval and ReconcileInterval are -report-interval and
+	// -reconcile-interval: part of the result when set.
+	ReportInterval    time.Duration `json:"report_interval_ns,omitempty"`
+	ReconcileInterval time.Duration `json:"reconcile_interval_ns,omitempty"`
 }
 
 func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof string, asProcs bool, logLevel string, ol openCfg) error {
@@ -161,7 +167,7 @@ func run(out, levelsF string, nClients, pairs, nLight int, keep bool, prof strin
 	rep.Date = time.Now().UTC().Format(time.RFC3339)
 	machine(&rep)
 
-	r, err := startRig(dir, 3, asProcs, nodeSettings{logLevel: logLevel, groupCommit: ol.GroupCommit, pipeline: ol.Pipeline, debug: ol.NodeProfiles != "", env: ol.NodeEnv})
+	r, err := startRig(dir, 3, asProcs, nodeSettings{logLevel: logLevel, reportInterval: ol.ReportInterval, reconcileInterval: ol.ReconcileInterval, groupCommit: ol.GroupCommit, pipeline: ol.Pipeline, debug: ol.NodeProfiles != "", env: ol.NodeEnv})
 	if err != nil {
 		return err
 	}

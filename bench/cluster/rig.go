@@ -39,19 +39,23 @@ func freePort() (string, error) {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
-// startRig writes certificates and configurations for n bootstrap voters
-// and runs them; logs (ns.logLevel and above) go to dir/nodes.log or
-// dir/<id>.log.
 // nodeSettings are the nodes' settings the bench's flags choose.
 type nodeSettings struct {
 	logLevel    string
 	groupCommit int
 	pipeline    int
+	// reportInterval and reconcileInterval are the agents' periods (0:
+	// the defaults).
+	reportInterval, reconcileInterval time.Duration
 	// debug gives each node a debug listener (-node-profiles).
 	debug bool
 	// env is added to the node processes' environment (-node-env).
 	env []string
 }
+
+// startRig writes certificates and configurations for n bootstrap voters
+// and runs them; logs (ns.logLevel and above) go to dir/nodes.log or
+// dir/<id>.log.
 
 func startRig(dir string, n int, asProcs bool, ns nodeSettings) (*rig, error) {
 	ca, err := pki.NewCA("bench-cluster", 24*time.Hour)
@@ -88,7 +92,10 @@ func startRig(dir string, n int, asProcs bool, ns nodeSettings) (*rig, error) {
 			// Periodic reconciles and usage reports at 100,000 volumes
 			// are real costs, but not the per-operation cost this bench
 			// measures; they stay at the defaults (1 min, 30 s) so a run
-			// sees them about as often as production would.
+			// sees them about as often as production would
+			// (-report-interval and -reconcile-interval change them to
+			// study them).
+			ReportInterval: node.Duration(ns.reportInterval), ReconcileInterval: node.Duration(ns.reconcileInterval),
 		}
 		if ns.debug {
 			dp, err := freePort()
