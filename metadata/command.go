@@ -42,16 +42,18 @@ const (
 	CmdIntentAbandon  CommandType = "intent_abandon"
 )
 
-// internType returns the constant equal to t, so that what a long-lived
-// record keeps points at the binary's string instead of a copy decoded from
-// each command; t itself if it names no command.
-func internType(t CommandType) CommandType {
-	for _, k := range [...]CommandType{CmdNodeJoin, CmdNodeLeave, CmdNodeSetState, CmdVGCreate, CmdVGRemove, CmdVGSet, CmdPoolAdd, CmdPoolGrow, CmdPoolRemove, CmdPoolReportUsage, CmdPoolQuarantine, CmdPoolUnquarantine, CmdVolumeCreate, CmdVolumeExtend, CmdVolumeRename, CmdVolumeDelete, CmdVolumeSetTags, CmdVolumeSetReadOnly, CmdVolumeSetActive, CmdVolumeSetSkip, CmdSnapshotCreate, CmdVolumeRevert, CmdIntentComplete, CmdIntentAbandon} {
+// commandTypes lists every command type, never changed: a remembered
+// request keeps its type as an index in it (request_table.go).
+var commandTypes = [...]CommandType{CmdNodeJoin, CmdNodeLeave, CmdNodeSetState, CmdVGCreate, CmdVGRemove, CmdVGSet, CmdPoolAdd, CmdPoolGrow, CmdPoolRemove, CmdPoolReportUsage, CmdPoolQuarantine, CmdPoolUnquarantine, CmdVolumeCreate, CmdVolumeExtend, CmdVolumeRename, CmdVolumeDelete, CmdVolumeSetTags, CmdVolumeSetReadOnly, CmdVolumeSetActive, CmdVolumeSetSkip, CmdSnapshotCreate, CmdVolumeRevert, CmdIntentComplete, CmdIntentAbandon}
+
+// typeCode returns t's index in commandTypes, false if t names no command.
+func typeCode(t CommandType) (uint8, bool) {
+	for i, k := range commandTypes {
 		if k == t {
-			return k
+			return uint8(i), true
 		}
 	}
-	return t
+	return 0, false
 }
 
 // Command is the envelope of every Raft log entry the FSM applies. Time is

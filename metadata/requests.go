@@ -37,109 +37,10 @@ type requestEntry struct {
 	Result Result      `json:"result"`
 }
 
-// remembered is a request table entry in memory. The table holds every
-// keyed command of the last five minutes (100,000 and more after a bulk
-// load), and the garbage collector marks all of it on every cycle, at a
-// cost in proportion to the objects; a result kept as a Result is three or
-// four of them (its entry, the intents slice, each intent id). So the
-// result is kept encoded (packResult) and the entry by value in the FIFO:
-// two pointer-free objects per key, the key and the bytes.
-type remembered struct {
-	key string
-	typ CommandType // one of the constants (internType)
-	at  time.Time
-	res []byte
-}
-
-// requestTable is a FIFO of entries in apply order, in chunks of
-// reqChunk, with an index by key. Entries are numbered in apply order:
-// head is the oldest live one's number, next the number the next add
-// takes, base the number of chunks[0][0]. Chunks, not one slice: the table
-// grows to the whole bulk load and more, and a slice that doubles would
-// copy it all at every doubling (16 MB at 100,000 keys, each a burst of
-// garbage) and again to compact it once the oldest expire.
-type requestTable struct {
-	byKey            map[string]uint64
-	chunks           [][]remembered
-	base, head, next uint64
-}
-
-const reqChunk = 1024
-
-func newRequestTable() requestTable {
-	return requestTable{byKey: map[string]uint64{}}
-}
-
-func (t *requestTable) len() int { return int(t.next - t.head) }
-
-func (t *requestTable) at(seq uint64) *remembered {
-	i := seq - t.base
-	return &t.chunks[i/reqChunk][i%reqChunk]
-}
-
-// lookup returns key's entry, nil if the key is not remembered.
-func (t *requestTable) lookup(key string) *remembered {
-	seq, ok := t.byKey[key]
-	if !ok {
-		return nil
-	}
-	return t.at(seq)
-}
-
-// expire drops entries older than window before at, and the oldest beyond
-// limit.
-func (t *requestTable) expire(at time.Time, window time.Duration, limit int) {
-	for t.head < t.next {
-		e := t.at(t.head)
-		if t.len() <= limit && at.Sub(e.at) <= window {
-			break
-		}
-		delete(t.byKey, e.key)
-		*e = remembered{}
-		t.head++
-		if t.head-t.base == reqChunk {
-			t.chunks[0] = nil
-			t.chunks = t.chunks[1:]
-			t.base += reqChunk
-		}
-	}
-}
-
-// add remembers a successful keyed command's result.
-func (t *requestTable) add(key string, typ CommandType, at time.Time, r *Result) {
-	if t.next-t.base == uint64(len(t.chunks))*reqChunk {
-		t.chunks = append(t.chunks, make([]remembered, reqChunk))
-	}
-	*t.at(t.next) = remembered{key: key, typ: internType(typ), at: at, res: packResult(r)}
-	t.byKey[key] = t.next
-	t.next++
-}
-
-// live returns copies of the live entries, oldest first. Their strings
-// and bytes are never changed after add, so a snapshot may keep them past
-// the FSM's lock.
-func (t *requestTable) live() []remembered {
-	out := make([]remembered, 0, t.len())
-	for seq := t.head; seq < t.next; seq++ {
-		out = append(out, *t.at(seq))
-	}
-	return out
-}
-
-// entry is e in the form snapshots write.
-func (e *remembered) entry() requestEntry {
-	return requestEntry{Key: e.key, Type: e.typ, At: e.at, Result: unpackResult(e.res)}
-}
-
-// packResult encodes a remembered result: its index, uuid, intent ids and
-// batch number, and Already. Err and Replayed are not kept (only
-// successes are remembered; Replayed is set on the way out).
-func packResult(r *Result) []byte {
-	n := 24 + len(r.UUID)
-	for _, id := range r.Intents {
-		n += 2 + len(id)
-	}
-	b := make([]byte, 0, n)
+// appendResult appends a remembered result's encoding to b: its index,
+// uuid, intent ids and batch number, and Already. Err and Replayed are not
+// kept (only successes are remembered; Replayed is set on the way out).
+func appendResult(b []byte, r *Result) []byte {
 	b = binary.AppendUvarint(b, r.Index)
 	b = appendString(b, r.UUID)
 	b = binary.AppendUvarint(b, uint64(len(r.Intents)))
@@ -159,7 +60,7 @@ func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// unpackResult decodes what packResult wrote. The bytes never leave the
+// unpackResult decodes what appendResult wrote. The bytes never leave the
 // process (snapshots write Results as JSON), so they are well formed.
 func unpackResult(b []byte) Result {
 	var r Result
@@ -217,11 +118,11 @@ func (s *state) applyKeyed(c *applyCtx, cmd Command) *Result {
 		return &Result{Err: err}
 	}
 	s.requests.expire(c.at, s.requestWindow, s.requestCap)
-	if e := s.requests.lookup(cmd.Request); e != nil {
-		if e.typ != cmd.Type {
-			return &Result{Err: errf(CodeInvalid, "idempotency key %s was used for a %s command, not %s; use a new key for every call", cmd.Request, e.typ, cmd.Type)}
+	if seq, ok := s.requests.lookup(cmd.Request); ok {
+		if typ := s.requests.typeOf(seq); typ != cmd.Type {
+			return &Result{Err: errf(CodeInvalid, "idempotency key %s was used for a %s command, not %s; use a new key for every call", cmd.Request, typ, cmd.Type)}
 		}
-		r := unpackResult(e.res)
+		r := s.requests.result(seq)
 		r.Replayed = true
 		return &r
 	}

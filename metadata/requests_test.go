@@ -175,19 +175,19 @@ func gunzip(t *testing.T, b []byte) []byte {
 func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
 
 // TestPackedResult: a remembered result comes back as it went in, every
-// field that packResult keeps. A field added to Result must be added to
-// packResult too (or be one that is never remembered): the count below
+// field that appendResult keeps. A field added to Result must be added to
+// appendResult too (or be one that is never remembered): the count below
 // fails until it is looked at.
 func TestPackedResult(t *testing.T) {
 	if n := reflect.TypeFor[Result]().NumField(); n != 7 {
-		t.Fatalf("Result has %d fields; check packResult keeps the new ones, then update this count", n)
+		t.Fatalf("Result has %d fields; check appendResult keeps the new ones, then update this count", n)
 	}
 	for _, r := range []Result{
 		{},
 		{Index: 1<<63 + 5, UUID: "3f1c0e9a-0000-4000-8000-000000000001", Intents: []string{"17-0", "17.3-1", ""}, Batch: 9, Already: true},
 		{Index: 7, Intents: []string{strings.Repeat("x", 300)}},
 	} {
-		got := unpackResult(packResult(&r))
+		got := unpackResult(appendResult(nil, &r))
 		if !reflect.DeepEqual(got, r) {
 			t.Fatalf("packed %+v, unpacked %+v", r, got)
 		}
@@ -201,40 +201,88 @@ func TestPackedResult(t *testing.T) {
 func TestRequestTableChunks(t *testing.T) {
 	tb := newRequestTable()
 	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	const n, limit = 5*reqChunk + 17, 2*reqChunk + 3
+	const n, limit = 5*reqChunkLen + 17, 2*reqChunkLen + 3
 	for i := range n {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		tb.expire(at, time.Hour, limit)
 		tb.add(fmt.Sprintf("k%d", i), CmdVolumeCreate, at, &Result{Index: uint64(i)})
 	}
 	// The cap applies before each add, so limit+1 stay after the last.
-	if tb.len() != limit+1 || len(tb.byKey) != limit+1 {
-		t.Fatalf("%d live, %d indexed; want %d", tb.len(), len(tb.byKey), limit+1)
+	if tb.len() != limit+1 || tb.indexed() != limit+1 {
+		t.Fatalf("%d live, %d indexed; want %d", tb.len(), tb.indexed(), limit+1)
 	}
-	if got := len(tb.chunks); got > (limit+1)/reqChunk+2 {
+	if got := len(tb.chunks); got > (limit+1)/reqChunkLen+2 {
 		t.Fatalf("%d chunks held for %d live entries", got, limit+1)
 	}
 	for i := range n {
-		e := tb.lookup(fmt.Sprintf("k%d", i))
+		seq, found := tb.lookup(fmt.Sprintf("k%d", i))
 		live := i >= n-(limit+1)
-		if (e != nil) != live {
-			t.Fatalf("key %d: found %v, live %v", i, e != nil, live)
+		if found != live {
+			t.Fatalf("key %d: found %v, live %v", i, found, live)
 		}
-		if e != nil && e.entry().Result.Index != uint64(i) {
-			t.Fatalf("key %d answers with index %d", i, e.entry().Result.Index)
+		if found && tb.result(seq).Index != uint64(i) {
+			t.Fatalf("key %d answers with index %d", i, tb.result(seq).Index)
 		}
 	}
-	all := tb.live()
-	if len(all) != limit+1 || all[0].key != fmt.Sprintf("k%d", n-limit-1) || all[len(all)-1].key != fmt.Sprintf("k%d", n-1) {
-		t.Fatalf("live: %d entries, %s .. %s", len(all), all[0].key, all[len(all)-1].key)
+	var all []requestEntry
+	for _, span := range tb.live() {
+		for i := range span.ents {
+			all = append(all, span.entry(i))
+		}
+	}
+	if len(all) != limit+1 || all[0].Key != fmt.Sprintf("k%d", n-limit-1) || all[len(all)-1].Key != fmt.Sprintf("k%d", n-1) {
+		t.Fatalf("live: %d entries, %s .. %s", len(all), all[0].Key, all[len(all)-1].Key)
+	}
+	for i, e := range all {
+		if want := n - limit - 1 + i; e.Result.Index != uint64(want) || e.Type != CmdVolumeCreate || !e.At.Equal(t0.Add(time.Duration(want)*time.Millisecond)) {
+			t.Fatalf("live entry %d: %+v", i, e)
+		}
 	}
 	// The window empties it, chunk by chunk.
 	tb.expire(t0.Add(2*time.Hour), time.Hour, limit)
-	if tb.len() != 0 || len(tb.byKey) != 0 || len(tb.chunks) > 1 {
-		t.Fatalf("after the window: %d live, %d indexed, %d chunks", tb.len(), len(tb.byKey), len(tb.chunks))
+	if tb.len() != 0 || tb.indexed() != 0 || len(tb.chunks) > 1 {
+		t.Fatalf("after the window: %d live, %d indexed, %d chunks", tb.len(), tb.indexed(), len(tb.chunks))
 	}
 	tb.add("again", CmdVolumeCreate, t0.Add(2*time.Hour), &Result{Index: 1})
-	if e := tb.lookup("again"); e == nil || tb.len() != 1 {
+	if _, found := tb.lookup("again"); !found || tb.len() != 1 {
 		t.Fatal("an add after emptying is lost")
+	}
+}
+
+// TestRequestTableCollisions: keys whose hashes collide (here all of
+// them) still each find their own result, expire in order and list in
+// the snapshot form, through the table's second map.
+func TestRequestTableCollisions(t *testing.T) {
+	tb := newRequestTable()
+	tb.hash = func(string) uint64 { return 7 }
+	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	const n, limit = 3*reqChunkLen + 5, reqChunkLen
+	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		tb.expire(at, time.Hour, limit)
+		key := fmt.Sprintf("k%d", i)
+		if _, found := tb.lookup(key); found {
+			t.Fatalf("key %d found before it was added", i)
+		}
+		tb.add(key, CmdSnapshotCreate, at, &Result{Index: uint64(i), UUID: key})
+	}
+	if tb.len() != limit+1 || tb.indexed() != limit+1 || len(tb.byHash) != 1 {
+		t.Fatalf("%d live, %d indexed (%d by hash); want %d, one by hash", tb.len(), tb.indexed(), len(tb.byHash), limit+1)
+	}
+	for i := range n {
+		seq, found := tb.lookup(fmt.Sprintf("k%d", i))
+		if live := i >= n-(limit+1); found != live {
+			t.Fatalf("key %d: found %v, live %v", i, found, live)
+		}
+		if !found {
+			continue
+		}
+		if r := tb.result(seq); r.Index != uint64(i) || r.UUID != fmt.Sprintf("k%d", i) || tb.typeOf(seq) != CmdSnapshotCreate {
+			t.Fatalf("key %d answers %+v", i, r)
+		}
+	}
+	tb.expire(t0.Add(2*time.Hour), time.Hour, limit)
+	if tb.len() != 0 || tb.indexed() != 0 {
+		t.Fatalf("after the window: %d live, %d indexed", tb.len(), tb.indexed())
 	}
 }

@@ -210,8 +210,11 @@ func (b *builder) addRequest(e *requestEntry) error {
 		return fmt.Errorf("request key %q invalid", e.Key)
 	}
 	t := &b.st.requests
-	if _, dup := t.byKey[e.Key]; dup {
+	if _, dup := t.lookup(e.Key); dup {
 		return fmt.Errorf("request key %s twice", e.Key)
+	}
+	if _, ok := typeCode(e.Type); !ok {
+		return fmt.Errorf("request key %s has an unknown command type %q", e.Key, e.Type)
 	}
 	if e.Result.Err != nil {
 		return fmt.Errorf("request key %s remembers a refusal; only successes are kept", e.Key)

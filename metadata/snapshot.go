@@ -72,7 +72,7 @@ type Snapshot struct {
 	// order, pools in the order of the pools slice after sorting.
 	finished []Intent
 	pending  map[string][]Intent
-	requests []remembered
+	requests []reqSpan
 }
 
 var _ raft.FSMSnapshot = (*Snapshot)(nil)
@@ -142,6 +142,10 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	for _, q := range sn.pending {
 		nIntents += len(q)
 	}
+	nRequests := 0
+	for _, span := range sn.requests {
+		nRequests += len(span.ents)
+	}
 	cw := &countWriter{w: w}
 	zw, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
 	if err != nil {
@@ -151,7 +155,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw := &snapWriter{enc: json.NewEncoder(bw)}
 	sw.put(snapRecord{Header: &snapHeader{Format: SnapshotFormat, Version: SnapshotVersion, Index: sn.index,
 		IntentHistory: sn.historyCap, Nodes: len(sn.nodes), VGs: len(sn.vgs), Pools: len(sn.pools),
-		Volumes: len(sn.volumes), Intents: nIntents, Requests: len(sn.requests)}})
+		Volumes: len(sn.volumes), Intents: nIntents, Requests: nRequests}})
 	for i := range sn.nodes {
 		sw.put(snapRecord{Node: &sn.nodes[i]})
 	}
@@ -173,9 +177,11 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			sw.put(snapRecord{Intent: &q[i]})
 		}
 	}
-	for i := range sn.requests {
-		e := sn.requests[i].entry()
-		sw.put(snapRecord{Request: &e})
+	for _, span := range sn.requests {
+		for i := range span.ents {
+			e := span.entry(i)
+			sw.put(snapRecord{Request: &e})
+		}
 	}
 	sw.put(snapRecord{End: &snapEnd{Records: sw.records}})
 	err = cmp.Or(sw.err, bw.Flush(), zw.Close())
