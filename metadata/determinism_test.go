@@ -259,8 +259,10 @@ func TestDeterminism(t *testing.T) {
 			var nv, ni int
 			h.f.Read(func(v View) { nv = v.st.volumes.len(); ni = len(v.st.intents) })
 			t.Logf("%d commands, refused by code %v; applied by type %v; %d volumes, %d intents at the end", len(h.log), errs, okByType, nv, ni)
+			// The generator's coverage is judged on full runs: -short's 600
+			// steps apply too few of the rarer commands for a fixed bar.
 			for _, typ := range []CommandType{CmdVolumeCreate, CmdSnapshotCreate, CmdVolumeDelete, CmdVolumeRevert, CmdIntentComplete, CmdIntentAbandon} {
-				if okByType[typ] < 5 {
+				if okByType[typ] < 5 && !testing.Short() {
 					t.Errorf("only %d %s applied: the generator does not exercise it", okByType[typ], typ)
 				}
 			}
