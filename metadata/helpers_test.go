@@ -214,9 +214,9 @@ func checkInvariants(t testing.TB, f *FSM) {
 				fail("pool %s thin %d -> missing volume %s", id, thin, vol)
 			}
 		}
-		for vid := range pe.volumes {
-			if v := s.volumes.getKey(vid); v == nil || v.Pool != id {
-				fail("pool %s lists volume %s", id, vid)
+		for vid, h := range pe.volumes {
+			if v := s.volumes.getKey(vid); v == nil || v.Pool != id || s.volumes.byUUID[vid] != h {
+				fail("pool %s lists volume %s at slot %d", id, vid, h)
 			}
 		}
 	}

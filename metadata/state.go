@@ -56,8 +56,11 @@ type poolEntry struct {
 	pool *Pool
 	// thins maps every thin id in use or reserved by a pending intent to its
 	// volume's uuid.
-	thins   map[uint32]uuidKey
-	volumes map[uuidKey]struct{}
+	thins map[uint32]uuidKey
+	// volumes maps the pool's volumes to their slots in the volume table,
+	// so that visiting all of them (usage reports, reconcile) costs no
+	// lookup by uuid.
+	volumes map[uuidKey]int32
 	// queue is the pool's pending intents in execution order; queue[i]
 	// has FromTxn = pool.TxnID + i.
 	queue []*Intent
@@ -117,7 +120,7 @@ func (s *state) addVG(vg *VG) {
 }
 
 func (s *state) addPool(p *Pool) {
-	s.pools[p.UUID] = &poolEntry{pool: p, thins: map[uint32]uuidKey{}, volumes: map[uuidKey]struct{}{}}
+	s.pools[p.UUID] = &poolEntry{pool: p, thins: map[uint32]uuidKey{}, volumes: map[uuidKey]int32{}}
 	e := s.vgs[p.VG]
 	e.names[p.Name] = nameRef{pool: true, uuid: keyOf(p.UUID)}
 	e.pools[p.UUID] = struct{}{}
@@ -152,13 +155,13 @@ func (s *state) removePool(pe *poolEntry) {
 func (s *state) addVolume(nv *Volume) *Volume {
 	e := s.vgs[nv.VG]
 	k := keyOf(nv.UUID)
-	v := s.volumes.add(k, nv)
+	h, v := s.volumes.add(k, nv)
 	v.VG, v.Pool = e.vg.Name, s.pools[v.Pool].pool.UUID
 	both := v.UUID + v.Name
 	v.UUID, v.Name = both[:len(v.UUID)], both[len(v.UUID):]
 	e.names[v.Name] = nameRef{uuid: k}
 	e.volumes.insert(v.Name)
-	s.pools[v.Pool].volumes[k] = struct{}{}
+	s.pools[v.Pool].volumes[k] = h
 	return v
 }
 

@@ -163,8 +163,8 @@ func (v View) VolumesOfPool(pool string) []Volume {
 		return nil
 	}
 	out := make([]Volume, 0, len(pe.volumes))
-	for id := range pe.volumes {
-		out = append(out, v.st.volumes.getKey(id).clone())
+	for _, h := range pe.volumes {
+		out = append(out, v.st.volumes.slot(h).clone())
 	}
 	slices.SortFunc(out, func(a, b Volume) int { return cmp.Or(cmp.Compare(a.ThinID, b.ThinID), cmp.Compare(a.UUID, b.UUID)) })
 	return out
@@ -193,8 +193,8 @@ func (v View) VolumeBriefsOfPool(pool string) []VolumeBrief {
 		return nil
 	}
 	out := make([]VolumeBrief, 0, len(pe.volumes))
-	for id := range pe.volumes {
-		vol := v.st.volumes.getKey(id)
+	for _, h := range pe.volumes {
+		vol := v.st.volumes.slot(h)
 		out = append(out, VolumeBrief{UUID: vol.UUID, ThinID: vol.ThinID, SizeBytes: vol.SizeBytes,
 			ExclusiveBytes: vol.ExclusiveBytes, SharedBytes: vol.SharedBytes, Open: vol.Open})
 	}

@@ -46,8 +46,9 @@ func (t *volumeTable) getKey(k uuidKey) *Volume {
 }
 
 // add stores a copy of v under k, its uuid's key (not in the table yet),
-// and returns the stored volume, the one to change from then on.
-func (t *volumeTable) add(k uuidKey, v *Volume) *Volume {
+// and returns the stored volume, the one to change from then on, and its
+// slot (for indexes that want to reach it without a lookup by uuid).
+func (t *volumeTable) add(k uuidKey, v *Volume) (int32, *Volume) {
 	var h int32
 	if n := len(t.free); n > 0 {
 		h, t.free = t.free[n-1], t.free[:n-1]
@@ -63,7 +64,7 @@ func (t *volumeTable) add(k uuidKey, v *Volume) *Volume {
 	p := t.slot(h)
 	*p = *v
 	t.byUUID[k] = h
-	return p
+	return h, p
 }
 
 // remove drops the volume with key k; its slot is cleared, so that what
