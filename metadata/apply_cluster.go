@@ -106,7 +106,7 @@ func (s *state) vgRemove(_ *applyCtx, p VGRemove) *Result {
 	if e == nil {
 		return &Result{Err: errf(CodeNotFound, "VG %s not found", p.Name)}
 	}
-	if len(e.names) > 0 {
+	if e.names.len() > 0 {
 		return &Result{Err: errf(CodeConflict, "VG %s still has %d pool(s) and %d volume(s)", p.Name, len(e.pools), e.volumes.len())}
 	}
 	delete(s.vgs, p.Name)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,25 +164,28 @@ func checkInvariants(t testing.TB, f *FSM) {
 		if e.vg.Name != name || s.vgUUIDs[e.vg.UUID] != name {
 			fail("VG %s index", name)
 		}
-		names += len(e.names)
+		names += e.names.len()
+		for n, uuid := range e.names.pools {
+			if p := s.pools[uuid]; p == nil || p.pool.Name != n || p.pool.VG != name {
+				fail("VG %s name %s -> pool %s", name, n, uuid)
+			}
+		}
 		nv := 0
-		for n, ref := range e.names {
-			if ref.pool {
-				if p := s.pools[ref.uuid.String()]; p == nil || p.pool.Name != n || p.pool.VG != name {
-					fail("VG %s name %s -> pool %s", name, n, ref.uuid.String())
-				}
+		for k, h := range s.volumes.byUUID {
+			v := s.volumes.slot(h)
+			if v.VG != name {
 				continue
 			}
 			nv++
-			if v := s.volumes.getKey(ref.uuid); v == nil || v.Name != n || v.VG != name {
-				fail("VG %s name %s -> volume %s", name, n, ref.uuid.String())
+			if got, ok := e.names.volume(v.Name); !ok || got != h {
+				fail("VG %s name %s -> slot %d, want %d (volume %s)", name, v.Name, got, h, k.String())
 			}
 		}
-		if nv != e.volumes.len() {
-			fail("VG %s: %d volume names, ordered set has %d", name, nv, e.volumes.len())
+		if nv != e.volumes.len() || nv != len(e.names.byHash)+len(e.names.collide) {
+			fail("VG %s: %d volumes, ordered set has %d, name index %d", name, nv, e.volumes.len(), len(e.names.byHash)+len(e.names.collide))
 		}
 		all := e.volumes.after("", nv+1)
-		if !slices.IsSorted(all) || len(all) != nv {
+		if len(all) != nv || !slices.IsSortedFunc(all, func(a, b int32) int { return strings.Compare(s.volumes.slot(a).Name, s.volumes.slot(b).Name) }) {
 			fail("VG %s ordered set unsorted or wrong size", name)
 		}
 	}

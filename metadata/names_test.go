@@ -79,18 +79,28 @@ func TestSizesAndUUIDs(t *testing.T) {
 }
 
 // TestNameSet checks the chunked ordered set against a sorted slice through
-// enough inserts and removes to split and empty chunks.
+// enough inserts and removes to split and empty chunks. Slots here index a
+// table of names, as the record's index its volume table.
 func TestNameSet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var s nameSet
+	var table []string
+	slotOf := map[string]int32{}
+	s := nameSet{name: func(h int32) string { return table[h] }}
 	ref := map[string]bool{}
 	for i := range 20000 {
 		name := string(rune('a'+rng.IntN(26))) + strings.Repeat("x", rng.IntN(3)) + string(rune('0'+rng.IntN(10))) + string(rune('a'+rng.IntN(26)))
-		if i%3 == 2 {
-			s.remove(name)
+		h, known := slotOf[name]
+		if !known {
+			h = int32(len(table))
+			table = append(table, name)
+			slotOf[name] = h
+		}
+		switch {
+		case i%3 == 2 && ref[name]:
+			s.remove(h)
 			delete(ref, name)
-		} else {
-			s.insert(name)
+		case i%3 != 2 && !ref[name]:
+			s.insert(h)
 			ref[name] = true
 		}
 	}
@@ -99,7 +109,14 @@ func TestNameSet(t *testing.T) {
 		want = append(want, n)
 	}
 	slices.Sort(want)
-	if s.len() != len(want) || !slices.Equal(s.after("", len(want)+5), want) {
+	names := func(hs []int32) []string {
+		out := make([]string, len(hs))
+		for i, h := range hs {
+			out[i] = table[h]
+		}
+		return out
+	}
+	if s.len() != len(want) || !slices.Equal(names(s.after("", len(want)+5)), want) {
 		t.Fatalf("set has %d, want %d", s.len(), len(want))
 	}
 	for _, c := range s.chunks {
@@ -115,12 +132,44 @@ func TestNameSet(t *testing.T) {
 			i++
 		}
 		exp := want[i:min(i+7, len(want))]
-		if got := s.after(cursor, 7); !slices.Equal(got, exp) {
+		if got := names(s.after(cursor, 7)); !slices.Equal(got, exp) {
 			t.Fatalf("after %q: %v, want %v", cursor, got, exp)
 		}
 	}
 	if len(s.chunks) < 2 {
 		t.Fatal("the test never split a chunk")
+	}
+}
+
+// TestNameIndexCollisions: volume names whose hashes collide (here all of
+// them) each resolve to their own slot through add, rename-like remove and
+// re-add, and removal, with pool names beside them.
+func TestNameIndexCollisions(t *testing.T) {
+	table := map[int32]string{}
+	x := newNameIndex(func(h int32) string { return table[h] })
+	x.hash = func(string) uint64 { return 1 }
+	x.pools["pool-a"] = "uuid-a"
+	for h := range int32(50) {
+		table[h] = fmt.Sprintf("v%d", h)
+		x.addVolume(table[h], h)
+	}
+	// Slot 0 holds the hash; renaming it hands the hash on.
+	x.removeVolume(table[0], 0)
+	table[0] = "renamed"
+	x.addVolume("renamed", 0)
+	for h := range int32(50) {
+		if got, ok := x.volume(table[h]); !ok || got != h {
+			t.Fatalf("%s -> %d, %v; want %d", table[h], got, ok, h)
+		}
+	}
+	if _, ok := x.volume("v0"); ok || !x.taken("pool-a") || x.taken("v0") || x.len() != 51 {
+		t.Fatalf("v0 still found, or pool-a free, or %d names", x.len())
+	}
+	for h := range int32(50) {
+		x.removeVolume(table[h], h)
+	}
+	if x.len() != 1 {
+		t.Fatalf("%d names after removing every volume", x.len())
 	}
 }
 

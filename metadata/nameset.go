@@ -3,21 +3,25 @@ package metadata
 import (
 	"slices"
 	"sort"
-	"strings"
 )
 
-// nameChunk bounds the work of one insert or delete: names live in sorted
+// nameChunk bounds the work of one insert or delete: entries live in sorted
 // chunks of at most this many, so an insert moves at most a chunk's worth
-// of strings plus, on a split, the chunk directory (n/256 pointers): flat in
-// practice at 100,000 names, where a single sorted slice would move ~1.6 MB
-// per insert.
+// plus, on a split, the chunk directory (n/256 entries): flat in practice
+// at 100,000 names, where a single sorted slice would move ~400 KB per
+// insert.
 const nameChunk = 512
 
-// nameSet is an ordered set of names (one VG's volume names), for listing
-// with a cursor without sorting the VG on every page.
+// nameSet is one VG's volumes ordered by name, for listing with a cursor
+// without sorting the VG on every page. It holds the volumes' slots in the
+// volume table, not their names: slots have no pointers, so the garbage
+// collector does not scan the set (docs/metadata.md, "Memory and the
+// garbage collector"). name reads a slot's name; a volume must be removed
+// before its name changes and inserted after.
 type nameSet struct {
-	chunks [][]string
+	chunks [][]int32
 	n      int
+	name   func(int32) string
 }
 
 // chunkFor is the index of the first chunk whose last name is >= name, or
@@ -25,7 +29,7 @@ type nameSet struct {
 func (s *nameSet) chunkFor(name string) int {
 	i := sort.Search(len(s.chunks), func(i int) bool {
 		c := s.chunks[i]
-		return c[len(c)-1] >= name
+		return s.name(c[len(c)-1]) >= name
 	})
 	if i == len(s.chunks) {
 		i--
@@ -33,19 +37,22 @@ func (s *nameSet) chunkFor(name string) int {
 	return i
 }
 
-func (s *nameSet) insert(name string) {
+// search is the position in c of the first entry whose name is >= name.
+func (s *nameSet) search(c []int32, name string) int {
+	return sort.Search(len(c), func(j int) bool { return s.name(c[j]) >= name })
+}
+
+// insert adds the volume in slot h; its name must not be in the set.
+func (s *nameSet) insert(h int32) {
 	if len(s.chunks) == 0 {
-		s.chunks = [][]string{{name}}
+		s.chunks = [][]int32{{h}}
 		s.n = 1
 		return
 	}
+	name := s.name(h)
 	ci := s.chunkFor(name)
 	c := s.chunks[ci]
-	pos, found := slices.BinarySearch(c, name)
-	if found {
-		return
-	}
-	c = slices.Insert(c, pos, name)
+	c = slices.Insert(c, s.search(c, name), h)
 	s.n++
 	if len(c) <= nameChunk {
 		s.chunks[ci] = c
@@ -53,19 +60,19 @@ func (s *nameSet) insert(name string) {
 	}
 	half := len(c) / 2
 	right := slices.Clone(c[half:])
-	clear(c[half:]) // drop references held past the new length
 	s.chunks[ci] = c[:half]
 	s.chunks = slices.Insert(s.chunks, ci+1, right)
 }
 
-func (s *nameSet) remove(name string) {
+// remove drops the volume in slot h, found by its name.
+func (s *nameSet) remove(h int32) {
 	if len(s.chunks) == 0 {
 		return
 	}
-	ci := s.chunkFor(name)
+	ci := s.chunkFor(s.name(h))
 	c := s.chunks[ci]
-	pos, found := slices.BinarySearch(c, name)
-	if !found {
+	pos := s.search(c, s.name(h))
+	if pos == len(c) || c[pos] != h {
 		return
 	}
 	c = slices.Delete(c, pos, pos+1)
@@ -77,20 +84,20 @@ func (s *nameSet) remove(name string) {
 	s.chunks[ci] = c
 }
 
-// after returns up to limit names that sort after cursor ("" = from the
-// start), in order.
-func (s *nameSet) after(cursor string, limit int) []string {
+// after returns the slots of up to limit volumes whose names sort after
+// cursor ("" = from the start), in order.
+func (s *nameSet) after(cursor string, limit int) []int32 {
 	if len(s.chunks) == 0 || limit <= 0 {
 		return nil
 	}
-	out := make([]string, 0, min(limit, s.n))
+	out := make([]int32, 0, min(limit, s.n))
 	ci := sort.Search(len(s.chunks), func(i int) bool {
 		c := s.chunks[i]
-		return c[len(c)-1] > cursor
+		return s.name(c[len(c)-1]) > cursor
 	})
 	for ; ci < len(s.chunks) && len(out) < limit; ci++ {
 		c := s.chunks[ci]
-		pos := sort.Search(len(c), func(j int) bool { return strings.Compare(c[j], cursor) > 0 })
+		pos := sort.Search(len(c), func(j int) bool { return s.name(c[j]) > cursor })
 		for ; pos < len(c) && len(out) < limit; pos++ {
 			out = append(out, c[pos])
 		}

@@ -90,6 +90,12 @@ func (t *requestTable) lookup(key string) (uint64, bool) {
 	return seq, ok
 }
 
+// heldBy says whether entry seq holds hash h in byHash.
+func (t *requestTable) heldBy(h, seq uint64) bool {
+	got, ok := t.byHash[h]
+	return ok && got == seq
+}
+
 // typeOf and result read entry seq.
 func (t *requestTable) typeOf(seq uint64) CommandType {
 	_, e := t.chunkOf(seq)
@@ -112,7 +118,7 @@ func (t *requestTable) expire(at time.Time, window time.Duration, limit int) {
 			break
 		}
 		key := string(t.keyAt(t.head))
-		if h := t.hash(key); t.byHash[h] == t.head {
+		if h := t.hash(key); t.heldBy(h, t.head) {
 			delete(t.byHash, h)
 		} else {
 			delete(t.collide, key)

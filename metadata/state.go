@@ -41,14 +41,9 @@ type state struct {
 // vgEntry is a VG with its namespace. Pools and volumes share the names.
 type vgEntry struct {
 	vg      *VG
-	names   map[string]nameRef
-	volumes nameSet // volume names, ordered for listing
+	names   nameIndex
+	volumes nameSet // volumes ordered by name, for listing
 	pools   map[string]struct{}
-}
-
-type nameRef struct {
-	pool bool
-	uuid uuidKey
 }
 
 // poolEntry is a pool with its thin ids and its queue of pending intents.
@@ -115,14 +110,15 @@ func (c *applyCtx) intentID() string {
 }
 
 func (s *state) addVG(vg *VG) {
-	s.vgs[vg.Name] = &vgEntry{vg: vg, names: map[string]nameRef{}, pools: map[string]struct{}{}}
+	volName := func(h int32) string { return s.volumes.slot(h).Name }
+	s.vgs[vg.Name] = &vgEntry{vg: vg, names: newNameIndex(volName), volumes: nameSet{name: volName}, pools: map[string]struct{}{}}
 	s.vgUUIDs[vg.UUID] = vg.Name
 }
 
 func (s *state) addPool(p *Pool) {
 	s.pools[p.UUID] = &poolEntry{pool: p, thins: map[uint32]uuidKey{}, volumes: map[uuidKey]int32{}}
 	e := s.vgs[p.VG]
-	e.names[p.Name] = nameRef{pool: true, uuid: keyOf(p.UUID)}
+	e.names.pools[p.Name] = p.UUID
 	e.pools[p.UUID] = struct{}{}
 	np := s.nodePools[p.Node]
 	if np == nil {
@@ -135,7 +131,7 @@ func (s *state) addPool(p *Pool) {
 func (s *state) removePool(pe *poolEntry) {
 	p := pe.pool
 	e := s.vgs[p.VG]
-	delete(e.names, p.Name)
+	delete(e.names.pools, p.Name)
 	delete(e.pools, p.UUID)
 	delete(s.nodePools[p.Node], p.UUID)
 	if len(s.nodePools[p.Node]) == 0 {
@@ -159,18 +155,19 @@ func (s *state) addVolume(nv *Volume) *Volume {
 	v.VG, v.Pool = e.vg.Name, s.pools[v.Pool].pool.UUID
 	both := v.UUID + v.Name
 	v.UUID, v.Name = both[:len(v.UUID)], both[len(v.UUID):]
-	e.names[v.Name] = nameRef{uuid: k}
-	e.volumes.insert(v.Name)
+	e.names.addVolume(v.Name, h)
+	e.volumes.insert(h)
 	s.pools[v.Pool].volumes[k] = h
 	return v
 }
 
 func (s *state) removeVolume(v *Volume) {
 	e := s.vgs[v.VG]
-	delete(e.names, v.Name)
-	e.volumes.remove(v.Name)
-	pe := s.pools[v.Pool]
 	k := keyOf(v.UUID)
+	h := s.volumes.byUUID[k]
+	e.names.removeVolume(v.Name, h)
+	e.volumes.remove(h)
+	pe := s.pools[v.Pool]
 	delete(pe.volumes, k)
 	if v.ThinID != 0 && pe.thins[v.ThinID] == k {
 		delete(pe.thins, v.ThinID)
@@ -180,11 +177,12 @@ func (s *state) removeVolume(v *Volume) {
 
 func (s *state) renameVolume(v *Volume, name string) {
 	e := s.vgs[v.VG]
-	delete(e.names, v.Name)
-	e.volumes.remove(v.Name)
+	h := s.volumes.byUUID[keyOf(v.UUID)]
+	e.names.removeVolume(v.Name, h)
+	e.volumes.remove(h)
 	v.Name = name
-	e.names[name] = nameRef{uuid: keyOf(v.UUID)}
-	e.volumes.insert(name)
+	e.names.addVolume(name, h)
+	e.volumes.insert(h)
 }
 
 // resolveVolume finds a volume by uuid or VG/name.
@@ -203,11 +201,11 @@ func (s *state) resolveVolume(r VolumeRef) (*Volume, *Error) {
 	if e == nil {
 		return nil, errf(CodeNotFound, "VG %s not found", r.VG)
 	}
-	ref, ok := e.names[r.Name]
-	if !ok || ref.pool {
+	h, ok := e.names.volume(r.Name)
+	if !ok {
 		return nil, errf(CodeNotFound, "volume %s/%s not found", r.VG, r.Name)
 	}
-	return s.volumes.getKey(ref.uuid), nil
+	return s.volumes.slot(h), nil
 }
 
 // resolvePool finds a pool by uuid, or by name within vg when vg is given.
@@ -217,8 +215,8 @@ func (s *state) resolvePool(vg, ref string) (*poolEntry, *Error) {
 	}
 	if vg != "" {
 		if e := s.vgs[vg]; e != nil {
-			if r, ok := e.names[ref]; ok && r.pool {
-				return s.pools[string(r.uuid[:])], nil
+			if uuid, ok := e.names.pools[ref]; ok {
+				return s.pools[uuid], nil
 			}
 		}
 		return nil, errf(CodeNotFound, "pool %s not found in VG %s", ref, vg)
@@ -228,7 +226,7 @@ func (s *state) resolvePool(vg, ref string) (*poolEntry, *Error) {
 
 // nameFree checks that name is unused in VG e.
 func nameFree(e *vgEntry, name string) *Error {
-	if _, ok := e.names[name]; ok {
+	if e.names.taken(name) {
 		return errf(CodeExists, "%s/%s already exists", e.vg.Name, name)
 	}
 	return nil

@@ -141,16 +141,15 @@ func (v View) ListVolumes(vg, after string, limit int) ([]Volume, string) {
 	if e == nil || limit <= 0 {
 		return nil, ""
 	}
-	names := e.volumes.after(after, limit+1)
+	slots := e.volumes.after(after, limit+1)
 	next := ""
-	if len(names) > limit {
-		names = names[:limit]
-		next = names[limit-1]
+	if len(slots) > limit {
+		slots = slots[:limit]
+		next = v.st.volumes.slot(slots[limit-1]).Name
 	}
-	out := make([]Volume, len(names))
-	for i, n := range names {
-		k := e.names[n].uuid
-		out[i] = v.st.volumes.getKey(k).clone()
+	out := make([]Volume, len(slots))
+	for i, h := range slots {
+		out[i] = v.st.volumes.slot(h).clone()
 	}
 	return out, next
 }
