@@ -181,8 +181,8 @@ func checkInvariants(t testing.TB, f *FSM) {
 				fail("VG %s name %s -> slot %d, want %d (volume %s)", name, v.Name, got, h, k.String())
 			}
 		}
-		if nv != e.volumes.len() || nv != len(e.names.byHash)+len(e.names.collide) {
-			fail("VG %s: %d volumes, ordered set has %d, name index %d", name, nv, e.volumes.len(), len(e.names.byHash)+len(e.names.collide))
+		if nv != e.volumes.len() || nv != e.names.vols.len() {
+			fail("VG %s: %d volumes, ordered set has %d, name index %d", name, nv, e.volumes.len(), e.names.vols.len())
 		}
 		all := e.volumes.after("", nv+1)
 		if len(all) != nv || !slices.IsSortedFunc(all, func(a, b int32) int { return strings.Compare(s.volumes.slot(a).Name, s.volumes.slot(b).Name) }) {

@@ -147,7 +147,7 @@ func TestNameSet(t *testing.T) {
 func TestNameIndexCollisions(t *testing.T) {
 	table := map[int32]string{}
 	x := newNameIndex(func(h int32) string { return table[h] })
-	x.hash = func(string) uint64 { return 1 }
+	x.vols.hash = func(string) uint64 { return 1 }
 	x.pools["pool-a"] = "uuid-a"
 	for h := range int32(50) {
 		table[h] = fmt.Sprintf("v%d", h)

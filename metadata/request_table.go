@@ -1,9 +1,6 @@
 package metadata
 
-import (
-	"hash/maphash"
-	"time"
-)
+import "time"
 
 // requestTable remembers the results of keyed commands (requests.go) in
 // apply order. It holds every keyed command of the last five minutes,
@@ -11,7 +8,7 @@ import (
 // garbage collector, which marks the whole record on every cycle, has
 // almost nothing to do in it: the entries are pointer-free values, the
 // keys and packed results are bytes in one arena per chunk, and the index
-// is keyed by a hash of the key. With a string and a byte slice per entry
+// is keyed by a hash of the key (hashIndex). With a string and a byte slice per entry
 // and a map keyed by string, the table was a third of what a collection
 // marked at 100,000 volumes (BenchmarkHeapMark100k; docs/metadata.md,
 // "Memory and the garbage collector").
@@ -28,14 +25,8 @@ import (
 // bytes never change once added (arenas only grow at their end, and a
 // dropped chunk is left to the collector, not reused).
 type requestTable struct {
-	// byHash maps a key's hash to its entry; a key whose hash another
-	// live key holds goes to collide instead (a lookup compares the key
-	// itself, so a collision costs a second map, never a wrong answer).
-	byHash  map[uint64]uint64
-	collide map[string]uint64
-	// hash is maphash with a seed of the table's own: the index is in
-	// memory only, so replicas need not agree on it.
-	hash             func(string) uint64
+	// index maps each live key to its entry number.
+	index            hashIndex[uint64]
 	chunks           []reqChunk
 	base, head, next uint64
 }
@@ -60,15 +51,13 @@ type remembered struct {
 }
 
 func newRequestTable() requestTable {
-	seed := maphash.MakeSeed()
-	return requestTable{byHash: map[uint64]uint64{}, collide: map[string]uint64{},
-		hash: func(k string) uint64 { return maphash.String(seed, k) }}
+	return requestTable{index: newHashIndex[uint64]()}
 }
 
 func (t *requestTable) len() int { return int(t.next - t.head) }
 
 // indexed is how many keys the index holds (tests: it must equal len).
-func (t *requestTable) indexed() int { return len(t.byHash) + len(t.collide) }
+func (t *requestTable) indexed() int { return t.index.len() }
 
 func (t *requestTable) chunkOf(seq uint64) (*reqChunk, *remembered) {
 	i := seq - t.base
@@ -82,19 +71,10 @@ func (t *requestTable) keyAt(seq uint64) []byte {
 }
 
 // lookup returns key's entry number, false if the key is not remembered.
-func (t *requestTable) lookup(key string) (uint64, bool) {
-	if seq, ok := t.byHash[t.hash(key)]; ok && string(t.keyAt(seq)) == key {
-		return seq, true
-	}
-	seq, ok := t.collide[key]
-	return seq, ok
-}
+func (t *requestTable) lookup(key string) (uint64, bool) { return t.index.get(key, t.holds) }
 
-// heldBy says whether entry seq holds hash h in byHash.
-func (t *requestTable) heldBy(h, seq uint64) bool {
-	got, ok := t.byHash[h]
-	return ok && got == seq
-}
+// holds says whether entry seq is key's.
+func (t *requestTable) holds(seq uint64, key string) bool { return string(t.keyAt(seq)) == key }
 
 // typeOf and result read entry seq.
 func (t *requestTable) typeOf(seq uint64) CommandType {
@@ -117,12 +97,7 @@ func (t *requestTable) expire(at time.Time, window time.Duration, limit int) {
 		if t.len() <= limit && now-e.at <= int64(window) {
 			break
 		}
-		key := string(t.keyAt(t.head))
-		if h := t.hash(key); t.heldBy(h, t.head) {
-			delete(t.byHash, h)
-		} else {
-			delete(t.collide, key)
-		}
+		t.index.remove(string(t.keyAt(t.head)), t.head)
 		t.head++
 		if t.head-t.base == reqChunkLen {
 			t.chunks[0] = reqChunk{}
@@ -153,12 +128,7 @@ func (t *requestTable) add(key string, typ CommandType, at time.Time, r *Result)
 	c.arena = appendResult(c.arena, r)
 	*e = remembered{at: at.UnixNano(), off: uint32(off), klen: uint8(len(key)),
 		rlen: uint32(len(c.arena) - off - len(key)), typ: code}
-	h := t.hash(key)
-	if _, taken := t.byHash[h]; taken {
-		t.collide[key] = t.next
-	} else {
-		t.byHash[h] = t.next
-	}
+	t.index.add(key, t.next)
 	t.next++
 }
 

@@ -254,7 +254,7 @@ func TestRequestTableChunks(t *testing.T) {
 // the snapshot form, through the table's second map.
 func TestRequestTableCollisions(t *testing.T) {
 	tb := newRequestTable()
-	tb.hash = func(string) uint64 { return 7 }
+	tb.index.hash = func(string) uint64 { return 7 }
 	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	const n, limit = 3*reqChunkLen + 5, reqChunkLen
 	for i := range n {
@@ -266,8 +266,8 @@ func TestRequestTableCollisions(t *testing.T) {
 		}
 		tb.add(key, CmdSnapshotCreate, at, &Result{Index: uint64(i), UUID: key})
 	}
-	if tb.len() != limit+1 || tb.indexed() != limit+1 || len(tb.byHash) != 1 {
-		t.Fatalf("%d live, %d indexed (%d by hash); want %d, one by hash", tb.len(), tb.indexed(), len(tb.byHash), limit+1)
+	if tb.len() != limit+1 || tb.indexed() != limit+1 || len(tb.index.byHash) != 1 {
+		t.Fatalf("%d live, %d indexed (%d by hash); want %d, one by hash", tb.len(), tb.indexed(), len(tb.index.byHash), limit+1)
 	}
 	for i := range n {
 		seq, found := tb.lookup(fmt.Sprintf("k%d", i))
