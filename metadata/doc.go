@@ -38,7 +38,10 @@
 // per-volume structures hold as few pointers as they can: volumes by value
 // in fixed chunks behind an index keyed by the uuid's bytes (volumes.go,
 // uuidkey.go), a volume's uuid and name in one string, per-pool sets keyed
-// by value, and the idempotency table's results packed (requests.go).
+// by value and mapping to volume-table slots. The idempotency table
+// (request_table.go) and the VG name index (name_index.go, nameset.go) hold
+// no pointers at all: bytes in arenas, slots, and maps keyed by a hash of
+// the string (hash_index.go).
 //
 // Imports: the standard library and github.com/hashicorp/raft only; never
 // thinpool, cluster, cli or driver (the agent translates between this
