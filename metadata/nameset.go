@@ -69,9 +69,10 @@ func (s *nameSet) remove(h int32) {
 	if len(s.chunks) == 0 {
 		return
 	}
-	ci := s.chunkFor(s.name(h))
+	name := s.name(h)
+	ci := s.chunkFor(name)
 	c := s.chunks[ci]
-	pos := s.search(c, s.name(h))
+	pos := s.search(c, name)
 	if pos == len(c) || c[pos] != h {
 		return
 	}

@@ -8,9 +8,9 @@ import "time"
 // garbage collector, which marks the whole record on every cycle, has
 // almost nothing to do in it: the entries are pointer-free values, the
 // keys and packed results are bytes in one arena per chunk, and the index
-// is keyed by a hash of the key (hashIndex). With a string and a byte slice per entry
-// and a map keyed by string, the table was a third of what a collection
-// marked at 100,000 volumes (BenchmarkHeapMark100k; docs/metadata.md,
+// is keyed by a hash of the key (hashIndex). With a string and a byte
+// slice per entry and a map keyed by string, the table was a third of what
+// a collection marked at 100,000 volumes (BenchmarkHeapMark100k; docs/metadata.md,
 // "Memory and the garbage collector").
 //
 // Entries are numbered in apply order: head is the oldest live one's
@@ -50,6 +50,14 @@ type remembered struct {
 	typ  uint8 // index in commandTypes
 }
 
+// key and res are e's bytes in arena, its chunk's.
+func (e *remembered) key(arena []byte) []byte { return arena[e.off : e.off+uint32(e.klen)] }
+
+func (e *remembered) res(arena []byte) []byte {
+	start := e.off + uint32(e.klen)
+	return arena[start : start+e.rlen]
+}
+
 func newRequestTable() requestTable {
 	return requestTable{index: newHashIndex[uint64]()}
 }
@@ -67,7 +75,7 @@ func (t *requestTable) chunkOf(seq uint64) (*reqChunk, *remembered) {
 
 func (t *requestTable) keyAt(seq uint64) []byte {
 	c, e := t.chunkOf(seq)
-	return c.arena[e.off : e.off+uint32(e.klen)]
+	return e.key(c.arena)
 }
 
 // lookup returns key's entry number, false if the key is not remembered.
@@ -84,8 +92,7 @@ func (t *requestTable) typeOf(seq uint64) CommandType {
 
 func (t *requestTable) result(seq uint64) Result {
 	c, e := t.chunkOf(seq)
-	start := e.off + uint32(e.klen)
-	return unpackResult(c.arena[start : start+e.rlen])
+	return unpackResult(e.res(c.arena))
 }
 
 // expire drops entries older than window before at, and the oldest beyond
@@ -156,8 +163,6 @@ func (t *requestTable) live() []reqSpan {
 // entry is the span's i'th entry in the form snapshots write.
 func (s reqSpan) entry(i int) requestEntry {
 	e := &s.ents[i]
-	key := s.arena[e.off : e.off+uint32(e.klen)]
-	start := e.off + uint32(e.klen)
-	return requestEntry{Key: string(key), Type: commandTypes[e.typ], At: time.Unix(0, e.at).UTC(),
-		Result: unpackResult(s.arena[start : start+e.rlen])}
+	return requestEntry{Key: string(e.key(s.arena)), Type: commandTypes[e.typ], At: time.Unix(0, e.at).UTC(),
+		Result: unpackResult(e.res(s.arena))}
 }
